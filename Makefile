@@ -1,0 +1,49 @@
+# Everything starts from nothing: each target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Where pyenv provides the interpreters, make 3.11 and 3.12 both visible to nox.
+export PYENV_VERSION ?= 3.11.7:3.12.1
+
+.PHONY: test pytest lint docs matrix django-suite benchmark demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## test: the whole suite, then ruff, mypy and the docs (warnings are errors)
+test: pytest lint docs
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+## matrix: the suite on every supported Django line (4.2, 5.2, 6.1)
+matrix: $(STAMP)
+	$(BIN)/nox --no-error-on-missing-interpreters=false -s tests
+
+## django-suite: Django's own signal-related tests, each wrapped in capture()
+django-suite: $(STAMP)
+	$(BIN)/nox -s django_suite
+
+## benchmark: overhead of tracing against bare Django
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+
+## demo: the testproject on http://127.0.0.1:8000/
+demo: $(STAMP)
+	cd testproject && ../$(BIN)/python manage.py migrate --noinput
+	cd testproject && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+clean:
+	rm -rf $(VENV) .nox .django-suite docs/_build

@@ -1,0 +1,90 @@
+"""The ``SIGNALTRACE`` setting: one dict, every key optional, defaults that work.
+
+Settings are read when a capture starts (not cached at import), so
+``override_settings`` in tests takes effect without any receiver of ours
+listening to ``setting_changed``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["DEFAULTS", "Config", "get_config"]
+
+#: Names whose values are masked, matched like Django's SafeExceptionReporterFilter
+#: (case-insensitive search anywhere in the name).
+DEFAULT_HIDDEN_NAMES = (
+    "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|CREDENTIAL|COOKIE|SESSION|CSRF|AUTHORIZATION"
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings a capture runs with. See the settings reference in docs/."""
+
+    #: Turn request tracing on outside DEBUG (True) or off inside it (False).
+    #: None follows DEBUG.
+    ENABLED: bool | None = None
+    #: Most events stored per trace; later sends are only counted in ``dropped``.
+    MAX_EVENTS: int = 10_000
+    #: Record sends that reached no receiver as full events instead of counting them.
+    RECORD_UNRECEIVED: bool = False
+    #: Longest representation of one value, in characters, before truncation.
+    MAX_VALUE_LENGTH: int = 300
+    #: Most items shown of a list, dict or set.
+    MAX_ITEMS: int = 20
+    #: How deep nested containers are shown.
+    MAX_DEPTH: int = 4
+    #: Regular expression (case-insensitive) of names whose values are masked.
+    HIDDEN_NAMES: str = DEFAULT_HIDDEN_NAMES
+    #: What a masked value is shown as.
+    MASK: str = "********************"
+    #: How many finished request traces the history keeps.
+    HISTORY_SIZE: int = 50
+
+    @property
+    def hidden_names(self) -> re.Pattern[str]:
+        """The compiled ``HIDDEN_NAMES`` pattern."""
+        return _compile(self.HIDDEN_NAMES)
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """Return a copy with the given keys replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_patterns: dict[str, re.Pattern[str]] = {}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    compiled = _patterns.get(pattern)
+    if compiled is None:
+        compiled = _patterns[pattern] = re.compile(pattern, re.IGNORECASE)
+    return compiled
+
+
+DEFAULTS = Config()
+_KEYS = {f.name for f in fields(Config)}
+
+
+def get_config() -> Config:
+    """Return the current configuration: defaults updated by ``settings.SIGNALTRACE``.
+
+    Works without configured Django settings (defaults are used then), so
+    ``capture()`` can trace plain ``Signal`` objects in any program.
+    """
+    from django.conf import settings
+
+    if not settings.configured:
+        return DEFAULTS
+    user = getattr(settings, "SIGNALTRACE", None) or {}
+    unknown = set(user) - _KEYS
+    if unknown:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"Unknown SIGNALTRACE keys: {', '.join(sorted(unknown))}. "
+            f"Known keys: {', '.join(sorted(_KEYS))}."
+        )
+    return replace(DEFAULTS, **user) if user else DEFAULTS

@@ -1,0 +1,392 @@
+"""The data model of a capture: a Trace of SignalEvents, each with its ReceiverCalls.
+
+The recorder fills these objects; every consumer (middleware, panel, command,
+pytest plugin) only reads them. Nothing here imports the recorder.
+
+Receivers and senders are held through weak references where Python allows
+it, so that a capture never keeps alive what Django would have let go.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from signaltrace import naming
+from signaltrace.conf import Config
+from signaltrace.values import format_exception, safe_kwargs, safe_repr
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal
+
+__all__ = ["Location", "ReceiverCall", "SignalEvent", "Trace"]
+
+#: A Django send method's name: "send", "send_robust", "asend" or "asend_robust".
+Method = str
+
+
+def _weak_or_strong(obj: object) -> Any:
+    """Return a callable giving back *obj*: a weak reference when possible.
+
+    Bound methods need a WeakMethod: a plain weak reference to one dies at once.
+    """
+    if obj is None:
+        return None
+    if hasattr(obj, "__self__") and hasattr(obj, "__func__"):
+        try:
+            return weakref.WeakMethod(obj)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return _Strong(obj)
+
+
+class _Strong:
+    """Mimics a weak reference for objects that cannot be weakly referenced.
+
+    Such objects (None, strings, numbers, builtins) never have a lifetime that a
+    capture could extend in a way Django relies on.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __call__(self) -> object:
+        return self.obj
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a send came from: the first frame outside Django and signaltrace."""
+
+    filename: str
+    lineno: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno} in {self.function}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe form used by :meth:`Trace.to_dict`."""
+        return {"file": self.filename, "line": self.lineno, "function": self.function}
+
+
+class ReceiverCall:
+    """One call of one receiver during a send.
+
+    Attributes:
+        name: the receiver's dotted path (see :func:`signaltrace.naming.receiver_name`).
+        event: the :class:`SignalEvent` this call belongs to.
+        is_async: whether the receiver is a coroutine function.
+        duration: seconds the call took (for async receivers, from the first step
+            of the coroutine to its end, so concurrent receivers overlap).
+        response: what the receiver returned (None while running or when it raised).
+        exception: what it raised, or None. Errors that ``send_robust`` swallowed
+            are recorded here too.
+        children: events sent from inside this call, in start order.
+    """
+
+    __slots__ = (
+        "_receiver_ref",
+        "children",
+        "duration",
+        "event",
+        "exception",
+        "is_async",
+        "name",
+        "response",
+    )
+
+    def __init__(
+        self, event: SignalEvent, name: str, receiver_ref: Any, is_async: bool
+    ) -> None:
+        self.event = event
+        self.name = name
+        self._receiver_ref = receiver_ref
+        self.is_async = is_async
+        self.duration = 0.0
+        self.response: Any = None
+        self.exception: BaseException | None = None
+        self.children: list[SignalEvent] = []
+
+    @property
+    def receiver(self) -> Any:
+        """The receiver object, or None once Python has collected it."""
+        return self._receiver_ref() if self._receiver_ref is not None else None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the receiver raised (even when ``send_robust`` caught it)."""
+        return self.exception is not None
+
+    @property
+    def source(self) -> Location | None:
+        """The file and line where the receiver is defined, when known."""
+        receiver = self.receiver
+        if receiver is None:
+            return None
+        found = naming.source_location(receiver)
+        return Location(*found) if found else None
+
+    def __repr__(self) -> str:
+        state = f"raised {type(self.exception).__name__}" if self.failed else "ok"
+        return f"<ReceiverCall {self.name} {self.duration * 1000:.3f} ms {state}>"
+
+    def to_dict(self, config: Config) -> dict[str, Any]:
+        """Return the JSON-safe form used by :meth:`Trace.to_dict`."""
+        source = self.source
+        return {
+            "name": self.name,
+            "duration_ms": round(self.duration * 1000, 4),
+            "is_async": self.is_async,
+            "response": None if self.failed else safe_repr(self.response, config),
+            "error": format_exception(self.exception, config)
+            if self.exception is not None
+            else None,
+            "source": source.to_dict() if source else None,
+        }
+
+
+class SignalEvent:
+    """One call of ``Signal.send``, ``send_robust``, ``asend`` or ``asend_robust``.
+
+    Attributes:
+        signal: the Signal object.
+        name: its dotted import path, e.g. ``django.db.models.signals.post_save``.
+        sender_name: a readable name for the sender, taken at send time.
+        kwargs: the keyword arguments as passed to the send method.
+        method: ``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``.
+        receivers: one :class:`ReceiverCall` per receiver actually called, in the
+            order the calls started.
+        started_at: ``time.perf_counter()`` when the send began.
+        start: seconds between the start of the outermost active capture and the
+            send.
+        duration: seconds the whole send took.
+        parent_call: the :class:`ReceiverCall` that made this send, or None.
+        depth: 0 for a send made outside any receiver, parent's depth + 1 inside.
+        location: where the send came from (see :class:`Location`).
+        exception: the exception that propagated out of the send, if any.
+    """
+
+    __slots__ = (
+        "_sender_ref",
+        "depth",
+        "duration",
+        "exception",
+        "kwargs",
+        "location",
+        "method",
+        "name",
+        "parent_call",
+        "receivers",
+        "sender_name",
+        "signal",
+        "start",
+        "started_at",
+    )
+
+    def __init__(
+        self,
+        signal: Signal,
+        name: str,
+        sender: object,
+        kwargs: dict[str, Any],
+        method: Method,
+        parent_call: ReceiverCall | None,
+        started_at: float,
+        start: float,
+    ) -> None:
+        self.signal = signal
+        self.name = name
+        self._sender_ref = _weak_or_strong(sender)
+        self.sender_name = naming.sender_name(sender)
+        self.kwargs = kwargs
+        self.method = method
+        self.parent_call = parent_call
+        self.depth = parent_call.event.depth + 1 if parent_call is not None else 0
+        self.receivers: list[ReceiverCall] = []
+        self.started_at = started_at
+        self.start = start
+        self.duration = 0.0
+        self.location: Location | None = None
+        self.exception: BaseException | None = None
+
+    @property
+    def sender(self) -> Any:
+        """The sender, or None once Python has collected it."""
+        return self._sender_ref() if self._sender_ref is not None else None
+
+    @property
+    def parent(self) -> SignalEvent | None:
+        """The event whose receiver sent this one, or None for a top-level send."""
+        return self.parent_call.event if self.parent_call is not None else None
+
+    @property
+    def children(self) -> list[SignalEvent]:
+        """Events sent from inside this event's receivers, receiver by receiver."""
+        return [child for call in self.receivers for child in call.children]
+
+    @property
+    def errors(self) -> list[ReceiverCall]:
+        """The receiver calls that raised."""
+        return [call for call in self.receivers if call.exception is not None]
+
+    def walk(self) -> Iterator[SignalEvent]:
+        """Yield this event and then all its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def __repr__(self) -> str:
+        return (
+            f"<SignalEvent {self.name} sender={self.sender_name} "
+            f"method={self.method} receivers={len(self.receivers)}>"
+        )
+
+
+@dataclass(eq=False)
+class Trace:
+    """Everything recorded by one :func:`signaltrace.capture`.
+
+    Attributes:
+        config: the settings in force when the capture started.
+        events: every recorded send, in start order (nested sends included).
+        dropped: sends that were not stored because ``MAX_EVENTS`` was reached.
+        started_at: ``time.perf_counter()`` at the start of the capture.
+        ended_at: ``time.perf_counter()`` at its end, or None while it runs.
+        wall_started: ``time.time()`` at the start, for display.
+    """
+
+    config: Config
+    events: list[SignalEvent] = field(default_factory=list)
+    dropped: int = 0
+    started_at: float = field(default_factory=time.perf_counter)
+    ended_at: float | None = None
+    wall_started: float = field(default_factory=time.time)
+    # (id(signal), id(sender)) -> [signal name, sender name, count]. Keyed by ids so
+    # that counting a hot send stays cheap and holds no reference to the sender.
+    _counts: dict[tuple[int, int], list[Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Sends that reached no receiver and were only counted.
+
+        Keyed by ``(signal name, sender name)``. Empty when the capture records
+        such sends as full events (``record_unreceived=True``).
+        """
+        counts: dict[tuple[str, str], int] = {}
+        for signal_name, sender_name, count in list(self._counts.values()):
+            key = (signal_name, sender_name)
+            counts[key] = counts.get(key, 0) + count
+        return counts
+
+    @property
+    def roots(self) -> list[SignalEvent]:
+        """The events not sent from inside another recorded event's receiver."""
+        recorded = {id(event) for event in self.events}
+        return [
+            event
+            for event in self.events
+            if event.parent_call is None or id(event.parent_call.event) not in recorded
+        ]
+
+    @property
+    def duration(self) -> float:
+        """Seconds spent inside signal sends (top-level sends only, no double count)."""
+        return sum(event.duration for event in self.roots)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds between the start of the capture and its end (or now)."""
+        end = self.ended_at if self.ended_at is not None else time.perf_counter()
+        return end - self.started_at
+
+    @property
+    def receiver_calls(self) -> list[ReceiverCall]:
+        """Every receiver call of every recorded event, in event order."""
+        return [call for event in self.events for call in event.receivers]
+
+    @property
+    def errors(self) -> list[ReceiverCall]:
+        """Every receiver call that raised, including errors send_robust caught."""
+        return [call for call in self.receiver_calls if call.exception is not None]
+
+    def __iter__(self) -> Iterator[SignalEvent]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def filter(
+        self, signal: object = None, sender: object = None, **kwargs: Any
+    ) -> list[SignalEvent]:
+        """Return the events matching all the given criteria, in start order.
+
+        Arguments:
+            signal: a Signal object or its dotted name (the last part alone,
+                e.g. ``"post_save"``, also matches).
+            sender: the sender object or its dotted name.
+            kwargs: keyword arguments the send must have had, compared with ``==``.
+        """
+        return [
+            event
+            for event in self.events
+            if (signal is None or naming.signal_matches(event, signal))
+            and (sender is None or naming.sender_matches(event, sender))
+            and all(
+                key in event.kwargs and event.kwargs[key] == value
+                for key, value in kwargs.items()
+            )
+        ]
+
+    def offset(self, event: SignalEvent) -> float:
+        """Seconds between the start of this capture and the start of *event*."""
+        return event.started_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the trace as JSON-safe data: redacted, truncated, stable keys.
+
+        Events refer to their parent by index in ``events``; the keys are
+        documented in the docs' "Trace format" page.
+        """
+        config = self.config
+        index = {id(event): position for position, event in enumerate(self.events)}
+        events = []
+        for position, event in enumerate(self.events):
+            parent = event.parent
+            events.append(
+                {
+                    "id": position,
+                    "parent": index.get(id(parent)) if parent is not None else None,
+                    "signal": event.name,
+                    "sender": event.sender_name,
+                    "method": event.method,
+                    "kwargs": safe_kwargs(event.kwargs, config),
+                    "start_ms": round(self.offset(event) * 1000, 4),
+                    "duration_ms": round(event.duration * 1000, 4),
+                    "depth": event.depth,
+                    "location": event.location.to_dict() if event.location else None,
+                    "receivers": [call.to_dict(config) for call in event.receivers],
+                    "error": format_exception(event.exception, config)
+                    if event.exception is not None
+                    else None,
+                }
+            )
+        return {
+            "started_at": self.wall_started,
+            "duration_ms": round(self.duration * 1000, 4),
+            "elapsed_ms": round(self.elapsed * 1000, 4),
+            "events": events,
+            "counts": [
+                {"signal": signal_name, "sender": sender_name, "count": count}
+                for (signal_name, sender_name), count in sorted(self.counts.items())
+            ],
+            "dropped": self.dropped,
+        }
