@@ -18,7 +18,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.dispatch import Signal
 
@@ -93,12 +93,9 @@ def signal_name(signal: Signal) -> str:
 def _find_signal_name(signal: Signal) -> str:
     candidates: list[tuple[str, str]] = []
     for module_name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType):
-            continue
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict):
-            continue
-        for attribute, value in list(namespace.items()):
+        if not isinstance(module, types.ModuleType):  # lazy stand-ins exist
+            continue  # type: ignore[unreachable]
+        for attribute, value in list(vars(module).items()):
             if value is signal:
                 candidates.append((module_name, attribute))
     if not candidates:
@@ -236,7 +233,8 @@ def sender_name(sender: object) -> str:
         entry = _sender_names.get(sender)
         if entry is not None:
             return entry[1]
-        name = f"{sender.__module__}.{sender.__qualname__}"
+        cls = cast(type, sender)
+        name = f"{cls.__module__}.{cls.__qualname__}"
         _sender_names.put(sender, name)
         return name
     from signaltrace.values import safe_repr
@@ -247,6 +245,9 @@ def sender_name(sender: object) -> str:
 def sender_matches(event: SignalEvent, sender: object) -> bool:
     """Whether *event* came from *sender*: an object, or a (dotted) name."""
     if isinstance(sender, str):
+        actual = event.sender
+        if type(actual) is str:  # a string sender is matched as itself
+            return actual == sender
         return _name_matches(event.sender_name, sender) or event.sender_name == sender
     return event.sender is sender
 

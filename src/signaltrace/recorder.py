@@ -16,6 +16,7 @@ last one ends, so with no capture active ``Signal.send`` is Django's function.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import sys
@@ -72,10 +73,10 @@ _wrappers: dict[str, Any] = {}
 
 # Frames from these directories are skipped when looking for where a send came
 # from: the user wants their own line, not Django's model machinery.
-_SKIPPED_DIRS = tuple(
-    str(Path(module.__file__).parent) + "/"  # type: ignore[arg-type]
-    for module in (django, asgiref)
-) + (str(Path(__file__).parent) + "/",)
+_SKIPPED_DIRS = (
+    *(str(Path(module.__file__).parent) + "/" for module in (django, asgiref)),  # type: ignore[arg-type]
+    str(Path(__file__).parent) + "/",
+)
 _SKIPPED_FILES = (asyncio.__file__.rsplit("/", 1)[0] + "/",)
 
 
@@ -225,10 +226,8 @@ def _discard(events: list[SignalEvent], event: SignalEvent) -> None:
     if events and events[-1] is event:
         events.pop()
     else:
-        try:
+        with contextlib.suppress(ValueError):
             events.remove(event)
-        except ValueError:
-            pass
 
 
 def _count(trace: Trace, signal: Signal, sender: object) -> None:
@@ -277,7 +276,10 @@ def _count_only(signal: Signal, traces: tuple[Trace, ...], sender: object) -> bo
     The test is Django's own first line of every send method, so the hot
     no-receiver sends (``pre_init``/``post_init`` for every row) stay cheap.
     """
-    if signal.receivers and signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS:
+    if (
+        signal.receivers
+        and signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
+    ):
         return False
     for trace in traces:
         if trace.config.RECORD_UNRECEIVED:
@@ -416,7 +418,9 @@ class _AsyncProxy(_SyncProxy):
     async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         receiver = self.receiver
         event = self.event
-        call = ReceiverCall(event, naming.receiver_name(receiver), _receiver_ref(receiver), True)
+        call = ReceiverCall(
+            event, naming.receiver_name(receiver), _receiver_ref(receiver), True
+        )
         event.receivers.append(call)
         task = asyncio.current_task()
         if task is not None:
@@ -443,7 +447,7 @@ class _AsyncProxy(_SyncProxy):
 # ------------------------------------------------------------------ capture
 
 
-class capture:  # noqa: N801 - used like a function: ``with capture() as trace``
+class capture:
     """Record every signal sent in the current context while the block runs.
 
     ::
@@ -482,7 +486,8 @@ class capture:  # noqa: N801 - used like a function: ``with capture() as trace``
         return trace
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._token is not None and self.trace is not None
+        assert self._token is not None
+        assert self.trace is not None
         pop(self._token)
         self._token = None
         self.trace.ended_at = perf_counter()

@@ -37,7 +37,7 @@ def _weak_or_strong(obj: object) -> Any:
         return None
     if hasattr(obj, "__self__") and hasattr(obj, "__func__"):
         try:
-            return weakref.WeakMethod(obj)  # type: ignore[arg-type]
+            return weakref.WeakMethod(obj)
         except TypeError:
             pass
     try:
@@ -210,7 +210,7 @@ class SignalEvent:
         self.kwargs = kwargs
         self.method = method
         self.parent_call = parent_call
-        self.depth = parent_call.event.depth + 1 if parent_call is not None else 0
+        self.depth: int = parent_call.event.depth + 1 if parent_call is not None else 0
         self.receivers: list[ReceiverCall] = []
         self.started_at = started_at
         self.start = start

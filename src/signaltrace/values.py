@@ -98,8 +98,11 @@ def _repr(value: object, config: Config, depth: int) -> str:
     if issubclass(cls, Manager):
         model = value.model  # type: ignore[attr-defined]
         label = model._meta.label if model is not None else "?"
-        return f"<{cls.__name__} {label}.{value.name}>"  # type: ignore[attr-defined]
-    if issubclass(cls, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)):
+        name = getattr(value, "name", None)  # None for related managers
+        return f"<{cls.__name__} {label}{'.' + name if name else ''}>"
+    if issubclass(
+        cls, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+    ):
         from signaltrace.naming import callable_name
 
         return f"<function {callable_name(value)}>"
@@ -111,7 +114,7 @@ def _repr(value: object, config: Config, depth: int) -> str:
         if issubclass(cls, base):
             if depth <= 0:
                 return f"{opening}…{closing}"
-            return _sequence_repr(value, opening, closing, config, depth)  # type: ignore[arg-type]
+            return _sequence_repr(value, opening, closing, config, depth)
     return _object_repr(value, config)
 
 
@@ -130,7 +133,9 @@ def _dict_repr(value: dict[Any, Any], config: Config, depth: int) -> str:
     except Exception:
         return _object_repr(value, config)
     for key, item in pairs[: config.MAX_ITEMS]:
-        shown = config.MASK if is_hidden(key, config) else _repr(item, config, depth - 1)
+        shown = (
+            config.MASK if is_hidden(key, config) else _repr(item, config, depth - 1)
+        )
         items.append(f"{_repr(key, config, 0)}: {shown}")
     if len(pairs) > config.MAX_ITEMS:
         items.append(f"…+{len(pairs) - config.MAX_ITEMS}")
@@ -161,7 +166,6 @@ def _object_repr(value: object, config: Config) -> str:
         text = repr(value)
     except Exception as error:  # a broken __repr__ must not break tracing
         cls = type(value)
-        return f"<{cls.__module__}.{cls.__qualname__} (repr failed: {type(error).__name__})>"
-    if not isinstance(text, str):
-        return f"<{type(value).__qualname__}>"
+        failure = type(error).__name__
+        return f"<{cls.__module__}.{cls.__qualname__} (repr failed: {failure})>"
     return truncate(text, config.MAX_VALUE_LENGTH)

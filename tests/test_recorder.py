@@ -1,0 +1,323 @@
+"""What a capture records: events, receivers, nesting, counts, bounds, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import django
+import pytest
+from django.db.models.signals import post_init, post_save, pre_init
+from django.dispatch import Signal
+
+import signaltrace
+from signaltrace import recorder
+from tests.app.models import Author
+
+order_placed = Signal()
+payment_taken = Signal()
+
+
+class Failure(Exception):
+    pass
+
+
+def places_payment(sender: object, **kwargs: Any) -> str:
+    payment_taken.send(sender="shop", amount=kwargs.get("amount"))
+    return "placed"
+
+
+def takes_payment(sender: object, **kwargs: Any) -> str:
+    return "paid"
+
+
+@pytest.fixture
+def shop() -> Any:
+    order_placed.connect(places_payment)
+    payment_taken.connect(takes_payment)
+    yield
+    order_placed.disconnect(places_payment)
+    payment_taken.disconnect(takes_payment)
+
+
+def test_a_send_becomes_an_event_with_its_receivers(shop: None) -> None:
+    with signaltrace.capture() as trace:
+        payment_taken.send(sender="shop", amount=3)
+
+    (event,) = trace.events
+    assert event.signal is payment_taken
+    assert event.name == "tests.test_recorder.payment_taken"
+    assert event.sender == "shop"
+    assert event.kwargs == {"amount": 3}
+    assert event.method == "send"
+    assert [call.name for call in event.receivers] == [
+        "tests.test_recorder.takes_payment"
+    ]
+    (call,) = event.receivers
+    assert call.response == "paid"
+    assert call.exception is None
+    assert call.is_async is False
+    assert call.receiver is takes_payment
+    assert 0 <= call.duration <= event.duration
+    assert 0 <= event.start <= trace.elapsed
+
+
+def test_a_send_from_inside_a_receiver_is_its_child(shop: None) -> None:
+    with signaltrace.capture() as trace:
+        order_placed.send(sender="shop", amount=5)
+
+    parent, child = trace.events
+    assert trace.roots == [parent]
+    assert parent.children == [child]
+    assert child.parent is parent
+    assert child.parent_call is parent.receivers[0]
+    assert parent.receivers[0].children == [child]
+    assert (parent.depth, child.depth) == (0, 1)
+    assert child.kwargs == {"amount": 5}
+    assert list(parent.walk()) == [parent, child]
+
+
+def test_location_is_the_users_line_not_djangos() -> None:
+    with signaltrace.capture(record_unreceived=True) as trace:
+        Author(name="ada")  # the line the user looks for
+    event = trace.filter(post_init)[0]
+    assert event.location is not None
+    assert event.location.filename == __file__
+    assert event.location.function == "test_location_is_the_users_line_not_djangos"
+
+
+def test_location_of_a_nested_send_is_inside_the_receiver(shop: None) -> None:
+    with signaltrace.capture() as trace:
+        order_placed.send(sender="shop")
+    assert trace.events[1].location is not None
+    assert trace.events[1].location.function == "places_payment"
+
+
+def test_each_send_method_is_named() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)
+        signal.send_robust(sender=None)
+        if django.VERSION >= (5, 0):
+            asyncio.run(signal.asend(sender=None))
+            asyncio.run(signal.asend_robust(sender=None))
+    expected = ["send", "send_robust"]
+    if django.VERSION >= (5, 0):
+        expected += ["asend", "asend_robust"]
+    assert [event.method for event in trace.events] == expected
+
+
+def test_an_exception_is_recorded_on_the_receiver_and_the_event() -> None:
+    signal = Signal()
+    error = Failure("boom")
+
+    def raiser(sender: object, **kwargs: Any) -> None:
+        raise error
+
+    signal.connect(raiser)
+    with signaltrace.capture() as trace, pytest.raises(Failure):
+        signal.send(sender=None)
+    (event,) = trace.events
+    assert event.exception is error
+    assert event.receivers[0].exception is error
+    assert trace.errors == [event.receivers[0]]
+
+
+def test_errors_swallowed_by_send_robust_are_recorded() -> None:
+    signal = Signal()
+
+    def raiser(sender: object, **kwargs: Any) -> None:
+        raise Failure("swallowed")
+
+    signal.connect(raiser)
+    signal.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        signal.send_robust(sender=None)
+    event = trace.events[0]
+    assert event.exception is None
+    assert [call.failed for call in event.receivers] == [True, False]
+    assert str(trace.errors[0].exception) == "swallowed"
+
+
+# ------------------------------------------------------ unreceived sends
+
+
+@pytest.mark.django_db
+def test_sends_that_reach_no_receiver_are_counted_not_stored() -> None:
+    Author.objects.bulk_create([Author(name=str(i)) for i in range(3)])
+    with signaltrace.capture() as trace:
+        list(Author.objects.all())
+    assert trace.events == []
+    assert trace.counts == {
+        ("django.db.models.signals.pre_init", "tests.app.models.Author"): 3,
+        ("django.db.models.signals.post_init", "tests.app.models.Author"): 3,
+    }
+
+
+def test_a_send_whose_receivers_filter_other_senders_is_counted() -> None:
+    payment_taken.connect(takes_payment, sender="someone else")
+    try:
+        with signaltrace.capture() as trace:
+            payment_taken.send(sender="shop")
+    finally:
+        payment_taken.disconnect(takes_payment, sender="someone else")
+    assert trace.events == []
+    assert trace.counts == {("tests.test_recorder.payment_taken", "'shop'"): 1}
+
+
+def test_record_unreceived_stores_them_as_events() -> None:
+    nobody_listens = Signal()
+    with signaltrace.capture(record_unreceived=True) as trace:
+        nobody_listens.send(sender="x", value=1)
+    (event,) = trace.events
+    assert event.receivers == []
+    assert event.kwargs == {"value": 1}
+    assert trace.counts == {}
+
+
+def test_record_unreceived_follows_the_setting(settings: Any) -> None:
+    settings.SIGNALTRACE = {"RECORD_UNRECEIVED": True}
+    with signaltrace.capture() as trace:
+        Signal().send(sender=None)
+    assert len(trace.events) == 1
+
+
+def test_stored_events_are_capped_and_the_rest_counted_as_dropped() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+    with signaltrace.capture(max_events=10) as trace:
+        for _ in range(25):
+            signal.send(sender=None)
+    assert len(trace.events) == 10
+    assert trace.dropped == 15
+
+
+def test_a_hot_unreceived_signal_stays_small() -> None:
+    with signaltrace.capture() as trace:
+        for _ in range(100_000):
+            pre_init.send(sender=Author, args=(), kwargs={})
+    assert trace.events == []
+    assert (
+        trace.counts[("django.db.models.signals.pre_init", "tests.app.models.Author")]
+        == 100_000
+    )
+    assert len(trace._counts) == 1
+
+
+# ---------------------------------------------------------------- nesting
+
+
+def test_captures_nest_and_the_outer_one_sees_everything(shop: None) -> None:
+    with signaltrace.capture() as outer:
+        payment_taken.send(sender="before")
+        with signaltrace.capture() as inner:
+            payment_taken.send(sender="inside")
+        payment_taken.send(sender="after")
+    assert [e.sender for e in outer.events] == ["before", "inside", "after"]
+    assert [e.sender for e in inner.events] == ["inside"]
+    assert inner.offset(inner.events[0]) <= outer.offset(inner.events[0])
+
+
+def test_a_capture_cannot_be_entered_twice() -> None:
+    capture = signaltrace.capture()
+    with capture, pytest.raises(RuntimeError), capture:
+        pass
+
+
+# -------------------------------------------------------------- isolation
+
+
+def test_threads_do_not_see_each_others_events() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+    traces: dict[int, signaltrace.Trace] = {}
+    barrier = threading.Barrier(8)
+
+    def worker(number: int) -> None:
+        with signaltrace.capture() as trace:
+            barrier.wait()
+            for _ in range(50):
+                signal.send(sender=None, worker=number)
+        traces[number] = trace
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for number, trace in traces.items():
+        assert len(trace.events) == 50
+        assert {event.kwargs["worker"] for event in trace.events} == {number}
+    assert not recorder.is_installed()
+
+
+def test_a_thread_without_capture_records_nothing() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        thread = threading.Thread(target=signal.send, kwargs={"sender": None})
+        thread.start()
+        thread.join()
+    assert trace.events == []
+
+
+def test_asyncio_tasks_do_not_see_each_others_events() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+
+    async def request(number: int) -> signaltrace.Trace:
+        with signaltrace.capture() as trace:
+            for _ in range(20):
+                signal.send(sender=None, task=number)
+                await asyncio.sleep(0)
+        return trace
+
+    async def main() -> list[signaltrace.Trace]:
+        return await asyncio.gather(*(request(n) for n in range(10)))
+
+    for number, trace in enumerate(asyncio.run(main())):
+        assert {event.kwargs["task"] for event in trace.events} == {number}
+        assert len(trace.events) == 20
+
+
+def test_installing_is_thread_safe() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+
+    def worker() -> None:
+        for _ in range(200):
+            with signaltrace.capture():
+                signal.send(sender=None)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not recorder.is_installed()
+    assert Signal.send.__qualname__ == "Signal.send"
+
+
+# ----------------------------------------------------------------- queries
+
+
+@pytest.mark.django_db
+def test_tracing_adds_no_queries(django_assert_num_queries: Any) -> None:
+    author = Author.objects.create(name="ada")
+
+    def receiver(sender: object, instance: Any, **kwargs: Any) -> None:
+        pass
+
+    post_save.connect(receiver, sender=Author)
+    try:
+        with django_assert_num_queries(1):
+            author.save()
+        with django_assert_num_queries(1), signaltrace.capture() as trace:
+            author.save()
+        with django_assert_num_queries(0):
+            data = trace.to_dict()
+    finally:
+        post_save.disconnect(receiver, sender=Author)
+    assert data["events"][0]["kwargs"]["instance"] == f"<testapp.Author pk={author.pk}>"
