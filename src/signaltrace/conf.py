@@ -8,6 +8,7 @@ listening to ``setting_changed``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -43,6 +44,12 @@ class Config:
     MASK: str = "********************"
     #: How many finished request traces the history keeps.
     HISTORY_SIZE: int = 50
+    #: Who may open the viewer (``signaltrace.urls``, DEBUG only): a callable
+    #: ``(request) -> bool`` or its dotted path. None: staff users and
+    #: requests from ``INTERNAL_IPS``.
+    SHOW_VIEWER: str | Callable[[Any], bool] | None = None
+    #: Receivers taking at least this many milliseconds are flagged as slow.
+    SLOW_RECEIVER_MS: float = 20.0
 
     @property
     def hidden_names(self) -> re.Pattern[str]:

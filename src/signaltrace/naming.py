@@ -45,17 +45,17 @@ class _IdentityCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self.entries: dict[int, tuple[weakref.ref[Any], str]] = {}
 
     def get(self, obj: object) -> tuple[weakref.ref[Any], str] | None:
-        entry = self._entries.get(id(obj))
+        entry = self.entries.get(id(obj))
         if entry is not None and entry[0]() is obj:
             return entry
         return None
 
     def put(self, obj: object, name: str) -> tuple[weakref.ref[Any], str] | None:
         key = id(obj)
-        entries = self._entries
+        entries = self.entries
         try:
             ref = weakref.ref(obj, lambda _ref: entries.pop(key, None))
         except TypeError:
@@ -67,7 +67,7 @@ class _IdentityCache:
 
 # --------------------------------------------------------------------- signals
 
-_signal_names: weakref.WeakKeyDictionary[Signal, str] = weakref.WeakKeyDictionary()
+_signal_names = _IdentityCache()
 _signal_lock = threading.Lock()
 _ASSIGNMENT = r"^\s*{name}\s*(?::[^=]*)?=(?!=)"
 
@@ -80,13 +80,12 @@ def signal_name(signal: Signal) -> str:
     whose source assigns it wins. A signal that lives in no module (created in a
     function, for instance) gets a readable fallback naming its class.
     """
-    try:
-        return _signal_names[signal]
-    except KeyError:
-        pass
+    entry = _signal_names.entries.get(id(signal))
+    if entry is not None and entry[0]() is signal:
+        return entry[1]
     with _signal_lock:
         name = _find_signal_name(signal)
-        _signal_names[signal] = name
+        _signal_names.put(signal, name)
     return name
 
 
@@ -146,14 +145,25 @@ def _name_matches(full_name: str, wanted: str) -> bool:
 _callable_names = _IdentityCache()
 
 
+def receiver_entry(receiver: object) -> tuple[weakref.ref[Any], str] | None:
+    """Return ``(weak reference, name)`` of a receiver that is not a bound method.
+
+    Cached per receiver; None when it cannot be weakly referenced.
+    """
+    entry = _callable_names.entries.get(id(receiver))
+    if entry is not None and entry[0]() is receiver:
+        return entry
+    return _callable_names.put(receiver, callable_name(receiver))
+
+
 def receiver_name(receiver: object) -> str:
     """Return the dotted name of a receiver, cached per receiver.
 
     See :func:`callable_name` for how each kind of callable is named.
     """
     key = receiver.__func__ if type(receiver) is types.MethodType else receiver
-    entry = _callable_names.get(key)
-    if entry is not None:
+    entry = _callable_names.entries.get(id(key))
+    if entry is not None and entry[0]() is key:
         return entry[1]
     name = callable_name(receiver)
     _callable_names.put(key, name)

@@ -11,6 +11,11 @@ caching are therefore Django's own, on every Django version.
 
 The wrappers are installed when the first capture starts and removed when the
 last one ends, so with no capture active ``Signal.send`` is Django's function.
+
+Request tracing (see :func:`start_request_tracing`, used by the middleware)
+gives each request a trace of its own, from ``request_started`` to
+``request_finished``. It keeps the wrappers installed while it is on and
+touches only those two signals, so every other send costs what it did.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from typing import Any
 
 import asgiref
 import django
+from django.core.signals import request_finished, request_started
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NO_RECEIVERS
 
 from signaltrace import naming
 from signaltrace.conf import get_config
-from signaltrace.trace import Location, ReceiverCall, SignalEvent, Trace
+from signaltrace.trace import ReceiverCall, SignalEvent, Trace
 
 __all__ = [
     "acquire",
@@ -43,7 +49,11 @@ __all__ = [
     "capture",
     "current_call",
     "is_installed",
+    "is_request_tracing",
     "release",
+    "request_trace",
+    "start_request_tracing",
+    "stop_request_tracing",
 ]
 
 #: The traces recording in the current context (innermost last). A tuple so that
@@ -51,19 +61,25 @@ __all__ = [
 _traces: contextvars.ContextVar[tuple[Trace, ...]] = contextvars.ContextVar(
     "signaltrace_traces", default=()
 )
-#: The receiver call running in the current context, to parent nested sends.
-_current_call: contextvars.ContextVar[ReceiverCall | None] = contextvars.ContextVar(
-    "signaltrace_current_call", default=None
+#: The traced send in progress in the current context. A nested send finds its
+#: parent here: the event's ``running`` sync receiver call.
+_sending: contextvars.ContextVar[SignalEvent | None] = contextvars.ContextVar(
+    "signaltrace_sending", default=None
 )
-#: The send waiting for Django to look up its receivers.
-_pending: contextvars.ContextVar[SignalEvent | None] = contextvars.ContextVar(
-    "signaltrace_pending", default=None
+#: The async receiver call running in the current context; threads started by
+#: ``sync_to_async`` inside an async receiver inherit it.
+_async_call: contextvars.ContextVar[ReceiverCall | None] = contextvars.ContextVar(
+    "signaltrace_async_call", default=None
 )
 #: Async receiver calls by task. Django 6.x runs concurrent async receivers as
 #: tasks sharing one context, where a context variable cannot tell them apart.
 _task_calls: weakref.WeakKeyDictionary[asyncio.Task[Any], ReceiverCall] = (
     weakref.WeakKeyDictionary()
 )
+
+#: How many async receiver calls are running; current_call() skips the task
+#: lookup when none are.
+_async_calls_running = 0
 
 _METHODS = ("send", "send_robust", "asend", "asend_robust", "_live_receivers")
 _lock = threading.Lock()
@@ -156,7 +172,10 @@ def pop(token: contextvars.Token[tuple[Trace, ...]]) -> None:
 
 def current_call() -> ReceiverCall | None:
     """The receiver call that is running in this context or task, if any."""
-    if _task_calls:
+    event = _sending.get()
+    if event is None:
+        return None
+    if _async_calls_running:
         loop = asyncio._get_running_loop()
         if loop is not None:
             task = asyncio.current_task(loop)
@@ -164,7 +183,165 @@ def current_call() -> ReceiverCall | None:
                 call = _task_calls.get(task)
                 if call is not None:
                     return call
-    return _current_call.get()
+        call = _async_call.get()
+        if call is not None and call.event is event:
+            return call
+    return event.running
+
+
+# ------------------------------------------------------------ request scope
+#
+# A middleware cannot wrap a request in capture(): Django's handlers send
+# request_started before any middleware runs, and request_finished after the
+# middleware chain returned, when the server closes the response (for a
+# streaming response, when the stream ends). So while request tracing is on,
+# these two Signal instances get send methods of their own (instance
+# attributes, shadowing the class's) that open and close the request's trace
+# around the class-level wrapped send. No receiver is connected, so
+# has_listeners() and every trace stay as Django would have them, and no other
+# send pays for the feature.
+
+#: The trace of the request being handled in the current context, if any.
+_request_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "signaltrace_request_trace", default=None
+)
+#: Called with each finished request trace; None while request tracing is off.
+_on_request_finished: Callable[[Trace], None] | None = None
+#: The instance attributes set on request_started and request_finished.
+_boundaries: list[tuple[Signal, str, Callable[..., Any]]] = []
+_request_lock = threading.Lock()
+
+
+def start_request_tracing(on_finish: Callable[[Trace], None]) -> None:
+    """Give every request a :class:`Trace` of its own, until stopped.
+
+    From now on, each ``request_started`` starts a new trace in the current
+    context (recording inside any active capture) and is its first event. A
+    request's trace still open in the same context is finished first: its
+    response was never closed, and its trace must not take in the next
+    request's events. ``request_finished`` is recorded as the last event; then
+    the trace is ended, removed from the context and passed to *on_finish*
+    (which must not raise: it runs inside ``response.close()``).
+
+    Installs the wrappers (:func:`acquire`) and keeps them installed until
+    :func:`stop_request_tracing`: ``request_started`` is sent before any
+    middleware runs, so they must already be there. Calling it again while
+    request tracing is on changes nothing (the first *on_finish* stays).
+    """
+    global _on_request_finished
+    with _request_lock:
+        if _on_request_finished is not None:
+            return
+        acquire()
+        _on_request_finished = on_finish
+        for signal, opens in ((request_started, True), (request_finished, False)):
+            for name in ("send", "send_robust", "asend", "asend_robust"):
+                if hasattr(Signal, name):  # Django 4.2 has no asend/asend_robust.
+                    boundary = _make_request_boundary(signal, name, opens)
+                    setattr(signal, name, boundary)
+                    _boundaries.append((signal, name, boundary))
+
+
+def stop_request_tracing() -> None:
+    """Undo :func:`start_request_tracing`; does nothing when it is off.
+
+    Requests already started keep recording into their traces, which are no
+    longer handed on.
+    """
+    global _on_request_finished
+    with _request_lock:
+        if _on_request_finished is None:
+            return
+        for signal, name, boundary in _boundaries:
+            if signal.__dict__.get(name) is boundary:
+                delattr(signal, name)
+        _boundaries.clear()
+        _on_request_finished = None
+        release()
+
+
+def is_request_tracing() -> bool:
+    """Whether :func:`start_request_tracing` is in effect."""
+    return _on_request_finished is not None
+
+
+def request_trace() -> Trace | None:
+    """The trace of the request being handled in the current context, if any."""
+    return _request_trace.get()
+
+
+def _make_request_boundary(
+    signal: Signal, name: str, opens: bool
+) -> Callable[..., Any]:
+    """Return *signal*'s send method *name* that opens or closes the request trace.
+
+    The class-level method is looked up at each call, so that whatever wraps
+    ``Signal`` (the recorder, or another tool after it) still runs.
+    """
+    if name.startswith("a"):
+
+        async def async_boundary(sender: object, **named: Any) -> Any:
+            send = getattr(type(signal), name)
+            if opens:
+                _open_request_trace()
+                return await send(signal, sender, **named)
+            trace = _closing_request_trace()
+            try:
+                return await send(signal, sender, **named)
+            finally:
+                if trace is not None:
+                    _close_request_trace(trace)
+
+        return async_boundary
+
+    def boundary(sender: object, **named: Any) -> Any:
+        send = getattr(type(signal), name)
+        if opens:
+            _open_request_trace()
+            return send(signal, sender, **named)
+        trace = _closing_request_trace()
+        try:
+            return send(signal, sender, **named)
+        finally:
+            if trace is not None:
+                _close_request_trace(trace)
+
+    return boundary
+
+
+def _open_request_trace() -> None:
+    """At request_started: start the request's trace in the current context."""
+    stale = _request_trace.get()
+    if stale is not None:
+        _close_request_trace(stale)
+    trace = Trace(get_config())
+    _request_trace.set(trace)
+    # Ended traces are left out: a capture that began before an earlier
+    # request_finished restores, when it exits, the stack it started with.
+    _traces.set((*(t for t in _traces.get() if t.ended_at is None), trace))
+
+
+def _closing_request_trace() -> Trace | None:
+    """At request_finished: the request's trace, made to record this last send."""
+    trace = _request_trace.get()
+    if trace is not None:
+        traces = _traces.get()
+        if trace not in traces:  # a capture exited in between and dropped it
+            _traces.set((*traces, trace))
+    return trace
+
+
+def _close_request_trace(trace: Trace) -> None:
+    """End a request's trace, take it out of the context and hand it on."""
+    if _request_trace.get() is trace:
+        _request_trace.set(None)
+    traces = _traces.get()
+    if trace in traces:
+        _traces.set(tuple(t for t in traces if t is not trace))
+    trace.ended_at = perf_counter()
+    on_finish = _on_request_finished
+    if on_finish is not None:
+        on_finish(trace)
 
 
 # ------------------------------------------------------------------ sending
@@ -178,11 +355,15 @@ def _begin(
     named: dict[str, Any],
 ) -> SignalEvent | None:
     """Create the event for a send, or None when every trace is full."""
-    if all(len(trace.events) >= trace.config.MAX_EVENTS for trace in traces):
+    room = [trace for trace in traces if len(trace.events) < trace.config.MAX_EVENTS]
+    if len(room) < len(traces):
         for trace in traces:
-            trace.dropped += 1
-        return None
+            if trace not in room:
+                trace.dropped += 1
+        if not room:
+            return None
     name = naming.signal_name(signal)  # first call per signal scans sys.modules
+    parent_call = current_call()
     started_at = perf_counter()
     event = SignalEvent(
         signal,
@@ -190,17 +371,14 @@ def _begin(
         sender,
         named,
         method,
-        current_call(),
+        parent_call,
         started_at,
         started_at - traces[0].started_at,
     )
-    for trace in traces:
-        if len(trace.events) < trace.config.MAX_EVENTS:
-            trace.events.append(event)
-        else:
-            trace.dropped += 1
-    if event.parent_call is not None:
-        event.parent_call.children.append(event)
+    for trace in room:
+        trace.events.append(event)
+    if parent_call is not None:
+        parent_call.children.append(event)
     return event
 
 
@@ -209,6 +387,9 @@ def _finish(
 ) -> None:
     """Complete an event: keep it with its location, or count it if unreceived."""
     event.duration = perf_counter() - event.started_at
+    if event.receivers:
+        event._where = _location(frame)
+        return
     kept = False
     for trace in traces:
         if event.receivers or trace.config.RECORD_UNRECEIVED:
@@ -217,7 +398,7 @@ def _finish(
             _discard(trace.events, event)
             _count(trace, event.signal, event.sender)
     if kept:
-        event.location = _location(frame)
+        event._where = _location(frame)
     elif event.parent_call is not None:
         _discard(event.parent_call.children, event)
 
@@ -243,7 +424,7 @@ def _count(trace: Trace, signal: Signal, sender: object) -> None:
         entry[2] += 1
 
 
-def _location(frame: FrameType | None) -> Location | None:
+def _location(frame: FrameType | None) -> tuple[str, int, str] | None:
     """The first frame outside Django, asgiref, asyncio and signaltrace."""
     first = frame
     while frame is not None:
@@ -257,7 +438,8 @@ def _location(frame: FrameType | None) -> Location | None:
         frame = first
     if frame is None:
         return None
-    return Location(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    code = frame.f_code
+    return (code.co_filename, frame.f_lineno, code.co_name)
 
 
 def _unwrap_responses(responses: Any) -> Any:
@@ -265,7 +447,7 @@ def _unwrap_responses(responses: Any) -> Any:
     if type(responses) is list:
         for position, pair in enumerate(responses):
             receiver = pair[0]
-            if type(receiver) is _SyncProxy or type(receiver) is _AsyncProxy:
+            if type(receiver) in _PROXY_TYPES:
                 responses[position] = (receiver.receiver, pair[1])
     return responses
 
@@ -300,14 +482,14 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         event = _begin(self, traces, method, sender, named)
         if event is None:
             return original(self, sender, **named)
-        token = _pending.set(event)
+        token = _sending.set(event)
         try:
             return _unwrap_responses(original(self, sender, **named))
         except BaseException as error:
             event.exception = error
             raise
         finally:
-            _pending.reset(token)
+            _sending.reset(token)
             _finish(event, traces, sys._getframe(1))
 
     return traced
@@ -326,14 +508,14 @@ def _make_async_wrapper(
         event = _begin(self, traces, method, sender, named)
         if event is None:
             return await original(self, sender, **named)
-        token = _pending.set(event)
+        token = _sending.set(event)
         try:
             return _unwrap_responses(await original(self, sender, **named))
         except BaseException as error:
             event.exception = error
             raise
         finally:
-            _pending.reset(token)
+            _sending.reset(token)
             _finish(event, traces, sys._getframe(1))
 
     return traced
@@ -343,19 +525,26 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def live_receivers(self: Signal, sender: object) -> Any:
         receivers = original(self, sender)
-        event = _pending.get()
-        if event is None or event.signal is not self:
+        event = _sending.get()
+        if event is None or event.signal is not self or event._dispatched:
             return receivers
-        # Only the first lookup of a pending send is Django's dispatch;
+        # Only the first lookup of a traced send is Django's dispatch;
         # has_listeners() and other lookups get Django's answer untouched.
-        _pending.set(None)
+        event._dispatched = True
+        sync_proxy, async_proxy = (
+            (_RobustSyncProxy, _RobustAsyncProxy)
+            if event.method.endswith("_robust")
+            else (_SyncProxy, _AsyncProxy)
+        )
         if type(receivers) is tuple:  # Django 5.0+: (sync, async)
             sync_receivers, async_receivers = receivers
             return (
-                [_SyncProxy(receiver, event) for receiver in sync_receivers],
-                [_AsyncProxy(receiver, event) for receiver in async_receivers],
+                [sync_proxy(receiver, event) for receiver in sync_receivers],
+                [async_proxy(receiver, event) for receiver in async_receivers]
+                if async_receivers
+                else async_receivers,
             )
-        return [_SyncProxy(receiver, event) for receiver in receivers]
+        return [sync_proxy(receiver, event) for receiver in receivers]
 
     return live_receivers
 
@@ -363,17 +552,20 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
 # ---------------------------------------------------------------- proxies
 
 
-def _receiver_ref(receiver: Any) -> Any:
-    """A weak reference to a receiver, so that a trace never keeps one alive."""
-    try:
-        if type(receiver) is MethodType:
-            return weakref.WeakMethod(receiver)
-        return weakref.ref(receiver)
-    except TypeError:  # not weakly referenceable: keep the name only
-        return None
+def _describe(receiver: Any) -> tuple[str, Any]:
+    """The name of a receiver and a weak reference to it (None if impossible)."""
+    if type(receiver) is MethodType:
+        try:
+            return naming.receiver_name(receiver), weakref.WeakMethod(receiver)
+        except TypeError:  # __self__ cannot be weakly referenced
+            return naming.receiver_name(receiver), None
+    entry = naming.receiver_entry(receiver)  # cached per receiver
+    if entry is None:  # not weakly referenceable: keep the name only
+        return naming.callable_name(receiver), None
+    return entry[1], entry[0]
 
 
-class _SyncProxy:
+class _Proxy:
     """Stands in for one receiver during one traced send, and times its call."""
 
     __slots__ = ("event", "receiver")
@@ -382,13 +574,20 @@ class _SyncProxy:
         self.receiver = receiver
         self.event = event
 
+
+class _SyncProxy(_Proxy):
+    """The proxy for a plain receiver."""
+
+    __slots__ = ()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         receiver = self.receiver
-        call = ReceiverCall(
-            self.event, naming.receiver_name(receiver), _receiver_ref(receiver), False
-        )
-        self.event.receivers.append(call)
-        token = _current_call.set(call)
+        event = self.event
+        call = ReceiverCall(event, *_describe(receiver), False)
+        event.receivers.append(call)
+        # Sync receivers of one send run one at a time: the event itself says
+        # which one is running, for sends made from inside it.
+        event.running = call
         started = perf_counter()
         try:
             response = receiver(*args, **kwargs)
@@ -397,17 +596,12 @@ class _SyncProxy:
             raise
         finally:
             call.duration = perf_counter() - started
-            _current_call.reset(token)
+            event.running = None
         call.response = response
         return response
 
-    def __getattr__(self, name: str) -> Any:
-        # Django reads receiver.__qualname__ to log send_robust failures; it must
-        # get (or fail to get) exactly what the receiver itself has.
-        return getattr(self.receiver, name)
 
-
-class _AsyncProxy(_SyncProxy):
+class _AsyncProxy(_Proxy):
     """The proxy for a coroutine receiver: calling it returns a coroutine."""
 
     __slots__ = ()
@@ -418,17 +612,18 @@ class _AsyncProxy(_SyncProxy):
     async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         receiver = self.receiver
         event = self.event
-        call = ReceiverCall(
-            event, naming.receiver_name(receiver), _receiver_ref(receiver), True
-        )
+        call = ReceiverCall(event, *_describe(receiver), True)
         event.receivers.append(call)
+        global _async_calls_running
         task = asyncio.current_task()
         if task is not None:
             _task_calls[task] = call
-        # Set, and later restore to the send's own parent rather than through a
-        # token: on Django 6.x sibling receivers share this context and may
-        # finish in any order.
-        _current_call.set(call)
+            _async_calls_running += 1
+        # Set and restore without a token: on Django 6.x sibling receivers
+        # share this context and may finish in any order. current_call()
+        # ignores a value left over from a finished send.
+        previous = _async_call.get()
+        _async_call.set(call)
         started = perf_counter()
         try:
             response = await receiver(*args, **kwargs)
@@ -437,12 +632,38 @@ class _AsyncProxy(_SyncProxy):
             raise
         finally:
             call.duration = perf_counter() - started
-            _current_call.set(event.parent_call)
+            _async_call.set(previous)
             if task is not None:
                 _task_calls.pop(task, None)
+                _async_calls_running -= 1
         call.response = response
         return response
 
+
+class _Delegating:
+    """Forwards attribute reads to the receiver.
+
+    Django reads ``receiver.__qualname__`` to log ``send_robust`` failures; it
+    must get (or fail to get, for a partial) exactly what the receiver has.
+    Kept off the plain proxies: a ``__getattr__`` slows every call of an object.
+    """
+
+    __slots__ = ()
+    receiver: Any
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.receiver, name)
+
+
+class _RobustSyncProxy(_Delegating, _SyncProxy):
+    __slots__ = ()
+
+
+class _RobustAsyncProxy(_Delegating, _AsyncProxy):
+    __slots__ = ()
+
+
+_PROXY_TYPES = frozenset({_SyncProxy, _AsyncProxy, _RobustSyncProxy, _RobustAsyncProxy})
 
 # ------------------------------------------------------------------ capture
 

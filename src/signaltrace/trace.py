@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 import weakref
+from types import MethodType
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from signaltrace import naming
+from signaltrace.assertions import EventList, Sends, TraceAssertions
 from signaltrace.conf import Config
 from signaltrace.values import format_exception, safe_kwargs, safe_repr
 
@@ -35,12 +37,9 @@ def _weak_or_strong(obj: object) -> Any:
     """
     if obj is None:
         return None
-    if hasattr(obj, "__self__") and hasattr(obj, "__func__"):
-        try:
-            return weakref.WeakMethod(obj)
-        except TypeError:
-            pass
     try:
+        if type(obj) is MethodType:
+            return weakref.WeakMethod(obj)
         return weakref.ref(obj)
     except TypeError:
         return _Strong(obj)
@@ -160,7 +159,6 @@ class SignalEvent:
     Attributes:
         signal: the Signal object.
         name: its dotted import path, e.g. ``django.db.models.signals.post_save``.
-        sender_name: a readable name for the sender, taken at send time.
         kwargs: the keyword arguments as passed to the send method.
         method: ``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``.
         receivers: one :class:`ReceiverCall` per receiver actually called, in the
@@ -171,22 +169,23 @@ class SignalEvent:
         duration: seconds the whole send took.
         parent_call: the :class:`ReceiverCall` that made this send, or None.
         depth: 0 for a send made outside any receiver, parent's depth + 1 inside.
-        location: where the send came from (see :class:`Location`).
         exception: the exception that propagated out of the send, if any.
     """
 
     __slots__ = (
+        "_dispatched",
+        "_sender_name",
         "_sender_ref",
+        "_where",
         "depth",
         "duration",
         "exception",
         "kwargs",
-        "location",
         "method",
         "name",
         "parent_call",
         "receivers",
-        "sender_name",
+        "running",
         "signal",
         "start",
         "started_at",
@@ -205,8 +204,14 @@ class SignalEvent:
     ) -> None:
         self.signal = signal
         self.name = name
-        self._sender_ref = _weak_or_strong(sender)
-        self.sender_name = naming.sender_name(sender)
+        self._sender_ref = ref = _weak_or_strong(sender)
+        # A sender held weakly may be gone when the name is wanted: name it now.
+        # Others (None, strings, numbers) are named on demand.
+        self._sender_name = (
+            naming.sender_name(sender)
+            if ref is not None and type(ref) is not _Strong
+            else None
+        )
         self.kwargs = kwargs
         self.method = method
         self.parent_call = parent_call
@@ -215,8 +220,23 @@ class SignalEvent:
         self.started_at = started_at
         self.start = start
         self.duration = 0.0
-        self.location: Location | None = None
+        self._where: tuple[str, int, str] | None = None
         self.exception: BaseException | None = None
+        #: The sync receiver call in progress (recorder bookkeeping).
+        self.running: ReceiverCall | None = None
+        self._dispatched = False
+
+    @property
+    def sender_name(self) -> str:
+        """A readable name for the sender (see :func:`signaltrace.naming.sender_name`)."""
+        if self._sender_name is None:
+            self._sender_name = naming.sender_name(self.sender)
+        return self._sender_name
+
+    @property
+    def location(self) -> Location | None:
+        """Where the send came from: the first frame outside Django and signaltrace."""
+        return Location(*self._where) if self._where is not None else None
 
     @property
     def sender(self) -> Any:
@@ -252,7 +272,7 @@ class SignalEvent:
 
 
 @dataclass(eq=False)
-class Trace:
+class Trace(TraceAssertions):
     """Everything recorded by one :func:`signaltrace.capture`.
 
     Attributes:
@@ -326,8 +346,10 @@ class Trace:
 
     def filter(
         self, signal: object = None, sender: object = None, **kwargs: Any
-    ) -> list[SignalEvent]:
+    ) -> EventList:
         """Return the events matching all the given criteria, in start order.
+
+        The result is a list that also has the ``assert_*`` methods of a trace.
 
         Arguments:
             signal: a Signal object or its dotted name (the last part alone,
@@ -335,7 +357,7 @@ class Trace:
             sender: the sender object or its dotted name.
             kwargs: keyword arguments the send must have had, compared with ``==``.
         """
-        return [
+        matching = [
             event
             for event in self.events
             if (signal is None or naming.signal_matches(event, signal))
@@ -345,6 +367,13 @@ class Trace:
                 for key, value in kwargs.items()
             )
         ]
+        return EventList(matching, self.config)
+
+    def _sends(self) -> Sends:
+        """What the ``assert_*`` methods check (see :mod:`signaltrace.assertions`)."""
+        return Sends(
+            self.events, self.config, self.counts, self.dropped, "Sends that happened"
+        )
 
     def offset(self, event: SignalEvent) -> float:
         """Seconds between the start of this capture and the start of *event*."""
@@ -361,10 +390,18 @@ class Trace:
         events = []
         for position, event in enumerate(self.events):
             parent = event.parent
+            parent_id = index.get(id(parent)) if parent is not None else None
             events.append(
                 {
                     "id": position,
-                    "parent": index.get(id(parent)) if parent is not None else None,
+                    "parent": parent_id,
+                    # Which of the parent's receivers sent it, by index in its
+                    # "receivers": a tree nests it under that receiver.
+                    "parent_receiver": parent.receivers.index(event.parent_call)
+                    if parent is not None
+                    and parent_id is not None
+                    and event.parent_call is not None
+                    else None,
                     "signal": event.name,
                     "sender": event.sender_name,
                     "method": event.method,
