@@ -1,0 +1,204 @@
+"""``manage.py signaltrace``: trace any management command, or list what is connected.
+
+::
+
+    python manage.py signaltrace migrate --noinput
+    python manage.py signaltrace --json loaddata books > trace.json
+    python manage.py signaltrace --receivers --signal post_save
+
+The traced command runs in this process, under :func:`signaltrace.capture`,
+with its arguments parsed by its own parser exactly as ``manage.py`` would.
+signaltrace's own options go before the command's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO, cast
+
+from django.core.management import ManagementUtility
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    OutputWrapper,
+)
+from django.core.management.color import no_style
+
+from signaltrace import capture
+from signaltrace.receivers import connected_receivers
+from signaltrace.render import filter_trace, render_receivers, render_text
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a management command and print the signals it sent: a tree of sends "
+        "and receivers with durations, then a summary. With --receivers, list "
+        "every connected receiver instead."
+    )
+    # The traced command runs its own checks, as it would without us.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "command", nargs="?", help="The management command to trace."
+        )
+        parser.add_argument(
+            "args",
+            nargs=argparse.REMAINDER,
+            help="The command's own arguments, passed through untouched.",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the trace as JSON; the command's own output goes to stderr.",
+        )
+        parser.add_argument(
+            "--output", metavar="FILE", help="Also write the trace as JSON to FILE."
+        )
+        parser.add_argument(
+            "--signal",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Only show this signal (dotted path or last part). Repeatable.",
+        )
+        parser.add_argument(
+            "--exclude-signal",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Hide this signal (dotted path or last part). Repeatable.",
+        )
+        parser.add_argument(
+            "--sender",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Only show sends from this sender (dotted path or last part). "
+            "Repeatable.",
+        )
+        parser.add_argument(
+            "--min-duration",
+            type=float,
+            metavar="MS",
+            help="Hide sends that took less than MS milliseconds.",
+        )
+        parser.add_argument(
+            "--receivers",
+            action="store_true",
+            help="List the receivers connected to every signal, run no command.",
+        )
+
+    def handle(self, *args: str, **options: Any) -> None:
+        # Django's colour support ignores NO_COLOR (https://no-color.org); an
+        # explicit --force-color still wins over the environment.
+        if os.environ.get("NO_COLOR") and not options["force_color"]:
+            self.style = no_style()
+        if options["receivers"]:
+            if options["command"]:
+                raise CommandError("--receivers runs no command: leave out the name.")
+            self._list_receivers(options)
+            return
+        name = options["command"]
+        if not name:
+            raise CommandError(
+                "Name the command to trace (e.g. `signaltrace migrate`), "
+                "or list the connected receivers with --receivers."
+            )
+        self._trace(name, list(args), options)
+
+    def _trace(self, name: str, argv: list[str], options: dict[str, Any]) -> None:
+        """Run command *name* with *argv* under a capture, then report.
+
+        A failure (an exception, or ``SystemExit`` with a non-zero status) is
+        re-raised after the report, so that Django prints it and sets the exit
+        status exactly as it would for the command alone.
+        """
+        stdout, stderr = _stream(self.stdout), _stream(self.stderr)
+        command_stdout = stderr if options["json"] else stdout
+        from_command_line = getattr(self, "_called_from_command_line", False)
+        prog = os.path.basename(sys.argv[0]) if from_command_line else "manage.py"
+        # The command's OutputWrappers take sys.stdout/stderr when it is created.
+        with _redirected(command_stdout, stderr):
+            command = ManagementUtility([prog, name]).fetch_command(name)
+            command._called_from_command_line = from_command_line  # type: ignore[attr-defined]
+            parsed = vars(command.create_parser(prog, name).parse_args(argv))
+
+        tracing = capture()
+        failure: BaseException | None = None
+        try:
+            with _redirected(command_stdout, stderr), tracing:
+                command.execute(*parsed.pop("args", ()), **parsed)
+        except SystemExit as exit_:
+            if exit_.code not in (0, None):
+                failure = exit_
+        except BaseException as error:
+            failure = error
+        assert tracing.trace is not None
+        trace = tracing.trace
+        data = filter_trace(
+            trace.to_dict(),
+            signals=options["signal"],
+            exclude_signals=options["exclude_signal"],
+            senders=options["sender"],
+            min_duration_ms=options["min_duration"],
+        )
+        self._write(
+            data,
+            lambda: render_text(
+                data,
+                style=self.style,
+                verbosity=options["verbosity"],
+                slow_ms=trace.config.SLOW_RECEIVER_MS,
+            ),
+            options,
+        )
+        if failure is not None:
+            raise failure
+
+    def _list_receivers(self, options: dict[str, Any]) -> None:
+        listed = connected_receivers(
+            signals=options["signal"], exclude_signals=options["exclude_signal"]
+        )
+        self._write(
+            [connected.to_dict() for connected in listed],
+            lambda: render_receivers(listed, style=self.style),
+            options,
+        )
+
+    def _write(
+        self, data: Any, text: Callable[[], str], options: dict[str, Any]
+    ) -> None:
+        """Write *data* as JSON (stdout, --output file) or call *text* for the text."""
+        if options["json"]:
+            self.stdout.write(json.dumps(data, indent=2))
+        else:
+            self.stdout.write(text())
+        if options["output"]:
+            try:
+                with open(options["output"], "w", encoding="utf-8") as file:
+                    json.dump(data, file, indent=2)
+                    file.write("\n")
+            except OSError as error:
+                raise CommandError(f"Cannot write the trace: {error}") from error
+
+
+@contextlib.contextmanager
+def _redirected(stdout: TextIO, stderr: TextIO) -> Iterator[None]:
+    """Send ``sys.stdout`` and ``sys.stderr`` to these streams.
+
+    The traced command's ``print()`` must land where its ``self.stdout`` does.
+    """
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        yield
+
+
+def _stream(wrapper: OutputWrapper) -> TextIO:
+    """The stream an OutputWrapper writes to (``print()`` must go there too)."""
+    return cast(TextIO, wrapper._out)
