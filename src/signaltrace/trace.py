@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from types import MethodType
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from signaltrace import naming
@@ -228,7 +228,7 @@ class SignalEvent:
 
     @property
     def sender_name(self) -> str:
-        """A readable name for the sender (see :func:`signaltrace.naming.sender_name`)."""
+        """A readable name for the sender, never running its code."""
         if self._sender_name is None:
             self._sender_name = naming.sender_name(self.sender)
         return self._sender_name

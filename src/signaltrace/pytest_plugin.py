@@ -1,0 +1,253 @@
+"""The pytest plugin: the ``signal_trace`` fixture, ``--signaltrace`` and snapshots.
+
+Installing the package registers it (the ``pytest11`` entry point), next to
+pytest-django when that is installed. pytest loads it in every run of every
+project, so this module imports only pytest at import time and reads no
+Django settings until a test asks for signals.
+
+- ``signal_trace``: a :class:`~signaltrace.trace.Trace` of the test body (the
+  call of the test function: not the setup of other fixtures, so the result
+  does not depend on fixture order), with sends that reach no receiver
+  recorded too.
+- ``--signaltrace`` (or ``signaltrace = true`` in the ini file): every test's
+  body is traced, and a failing test's report gets a "Captured signals call"
+  section in the format of :mod:`signaltrace.snapshot`.
+- ``--signaltrace-update``: rewrite snapshots that differ.
+
+Snapshot files: ``__signals__/<test module name>/<test name>.txt`` next to the
+test module, where the test name is the item's name prefixed by its classes,
+dot-separated, with parameters: ``TestCheckout.test_pay[card-EUR].txt``.
+Characters other than ASCII letters, digits and ``_.,=+-[]()`` become ``_``,
+and a short hash of the real name is then appended (as it is to names over
+120 characters), so that two tests never share a file. A second snapshot in
+the same test goes to ``<name>.2.txt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import contextvars
+
+    from signaltrace.snapshot import SnapshotTarget
+    from signaltrace.trace import Trace
+
+__all__ = ["signal_trace"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+\-\[\]()]")
+_MAX_NAME = 120
+
+
+@dataclass
+class _ItemState:
+    """What the plugin keeps for one test item."""
+
+    #: The ``signal_trace`` fixture's trace, once set up.
+    fixture_trace: Trace | None = None
+    #: The trace shown in the report of a failing test.
+    report_trace: Trace | None = None
+    #: Whether the test function is being called.
+    in_call: bool = False
+    recordings: list[tuple[Trace, contextvars.Token[tuple[Trace, ...]]]] = field(
+        default_factory=list
+    )
+
+    def start(self, trace: Trace) -> None:
+        """Make *trace* record from now until :meth:`stop_all`."""
+        from time import perf_counter
+
+        from signaltrace import recorder
+
+        trace.started_at = perf_counter()
+        trace.wall_started = time.time()
+        recorder.acquire()
+        self.recordings.append((trace, recorder.push(trace)))
+
+    def stop_all(self) -> None:
+        """Stop every recording started by :meth:`start`, innermost first."""
+        from time import perf_counter
+
+        from signaltrace import recorder
+
+        while self.recordings:
+            trace, token = self.recordings.pop()
+            # ValueError: pushed in another context, which ended with its task.
+            with contextlib.suppress(ValueError):
+                recorder.pop(token)
+            trace.ended_at = perf_counter()
+            recorder.release()
+
+
+_state_key = pytest.StashKey[_ItemState]()
+_notes_key = pytest.StashKey[list[str]]()
+
+
+def _state(item: pytest.Item) -> _ItemState:
+    state = item.stash.get(_state_key, None)
+    if state is None:
+        state = item.stash[_state_key] = _ItemState()
+    return state
+
+
+def _new_trace() -> Trace:
+    from signaltrace.conf import get_config
+    from signaltrace.trace import Trace
+
+    return Trace(get_config().with_overrides(RECORD_UNRECEIVED=True))
+
+
+def _reports_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("signaltrace") or config.getini("signaltrace"))
+
+
+# --------------------------------------------------------------------- options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--signaltrace``, ``--signaltrace-update`` and the ini option."""
+    group = parser.getgroup("signaltrace", "django-signaltrace")
+    group.addoption(
+        "--signaltrace",
+        action="store_true",
+        default=False,
+        help="Trace the signals of every test and show them in failure reports.",
+    )
+    group.addoption(
+        "--signaltrace-update",
+        action="store_true",
+        default=False,
+        help="Rewrite signal snapshots that differ instead of failing.",
+    )
+    parser.addini(
+        "signaltrace",
+        type="bool",
+        default=False,
+        help="Like --signaltrace: show the signals of failing tests.",
+    )
+
+
+# --------------------------------------------------------------------- fixture
+
+
+@pytest.fixture
+def signal_trace(request: pytest.FixtureRequest) -> Trace:
+    """The signals sent by the test body, with the ``assert_*`` methods::
+
+        def test_signup(client, signal_trace):
+            client.post("/signup/", {"username": "ada"})
+            signal_trace.assert_sent_once(post_save, sender=User, created=True)
+
+    Sends that reach no receiver are recorded too. Only the test function's
+    call is traced, not the setup of other fixtures.
+    """
+    state = _state(request.node)
+    trace = _new_trace()
+    state.fixture_trace = trace
+    if state.in_call:  # requested with getfixturevalue() from the test body
+        state.start(trace)
+    return trace
+
+
+# ----------------------------------------------------------------------- hooks
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Point ``assert_matches_snapshot()`` at this test's files while it runs."""
+    from signaltrace.snapshot import targeting
+
+    with targeting(_snapshot_target(item)) as target:
+        try:
+            return (yield)
+        finally:
+            if target.notes:
+                item.config.stash.setdefault(_notes_key, []).extend(target.notes)
+            # Items live as long as the session: let the trace and the objects
+            # its kwargs hold go with the test.
+            if _state_key in item.stash:
+                del item.stash[_state_key]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """Record the test body into the fixture's trace, or a new one for reports."""
+    state = _state(item)
+    trace = state.fixture_trace
+    if trace is None and _reports_enabled(item.config):
+        trace = _new_trace()
+    state.report_trace = trace
+    state.in_call = True
+    if trace is not None:
+        state.start(trace)
+    try:
+        return (yield)
+    finally:
+        state.in_call = False
+        state.stop_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the signals of a failing test to its report, with ``--signaltrace``."""
+    report = yield
+    if call.when == "call" and report.failed and _reports_enabled(item.config):
+        state = item.stash.get(_state_key, None)
+        if state is not None and state.report_trace is not None:
+            from signaltrace.snapshot import render
+
+            trace = state.report_trace
+            text = render(trace.events, trace.config, dropped=trace.dropped)
+            report.sections.append(("Captured signals call", text))
+    return report
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """List the snapshot files this run wrote or rewrote."""
+    notes = config.stash.get(_notes_key, [])
+    if notes:
+        terminalreporter.ensure_newline()
+        terminalreporter.section("signaltrace snapshots")
+        for note in notes:
+            terminalreporter.line(note)
+
+
+# ------------------------------------------------------------------- snapshots
+
+
+def _snapshot_target(item: pytest.Item) -> SnapshotTarget:
+    from signaltrace.snapshot import SnapshotTarget
+
+    directory = item.path.parent / "__signals__" / item.path.stem
+    return SnapshotTarget(
+        directory,
+        _snapshot_name(item),
+        update=bool(item.config.getoption("signaltrace_update")),
+    )
+
+
+def _snapshot_name(item: pytest.Item) -> str:
+    """Return the file name (without ``.txt``) of *item*'s first snapshot."""
+    chain = item.listchain()
+    files = [index for index, node in enumerate(chain) if isinstance(node, pytest.File)]
+    start = files[-1] + 1 if files else len(chain) - 1
+    name = ".".join(node.name for node in chain[start:])
+    safe = _UNSAFE.sub("_", name)
+    if safe != name or len(safe) > _MAX_NAME:
+        digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+        safe = f"{safe[: _MAX_NAME - 9]}-{digest}"
+    return safe
