@@ -9,12 +9,41 @@
 
     for event in trace.events:
         print(event.name, event.sender, [r.name for r in event.receivers])
+
+The names below are imported on first use: the pytest plugin imports this
+package in every project that has it installed, and should not pay for
+loading Django's ORM there.
 """
 
 from __future__ import annotations
 
-from signaltrace.recorder import capture
-from signaltrace.trace import Location, ReceiverCall, SignalEvent, Trace
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signaltrace.recorder import capture
+    from signaltrace.trace import Location, ReceiverCall, SignalEvent, Trace
 
 __all__ = ["Location", "ReceiverCall", "SignalEvent", "Trace", "capture"]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "capture": "signaltrace.recorder",
+    "Location": "signaltrace.trace",
+    "ReceiverCall": "signaltrace.trace",
+    "SignalEvent": "signaltrace.trace",
+    "Trace": "signaltrace.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'signaltrace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
