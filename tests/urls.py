@@ -1,3 +1,16 @@
 from __future__ import annotations
 
-urlpatterns: list[object] = []
+from django.urls import include, path
+
+from tests.app import views
+
+urlpatterns = [
+    path("__signaltrace__/", include("signaltrace.urls")),
+    path("hello/", views.hello),
+    path("author/", views.create_author),
+    path("marker/<str:marker>/", views.marker),
+    path("async-marker/<str:marker>/", views.async_marker),
+    path("stream/", views.stream),
+    path("fail/", views.fail),
+    path("nested/", views.nested),
+]

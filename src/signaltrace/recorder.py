@@ -245,18 +245,22 @@ def start_request_tracing(on_finish: Callable[[Trace], None]) -> None:
 def stop_request_tracing() -> None:
     """Undo :func:`start_request_tracing`; does nothing when it is off.
 
-    Requests already started keep recording into their traces, which are no
-    longer handed on.
+    A request trace still open in the current context (a test that never
+    closed its response) is ended without being handed on. Requests running
+    elsewhere keep recording into their traces, which are no longer handed on.
     """
     global _on_request_finished
     with _request_lock:
         if _on_request_finished is None:
             return
+        _on_request_finished = None
+        open_trace = _request_trace.get()
+        if open_trace is not None:
+            _close_request_trace(open_trace)
         for signal, name, boundary in _boundaries:
             if signal.__dict__.get(name) is boundary:
                 delattr(signal, name)
         _boundaries.clear()
-        _on_request_finished = None
         release()
 
 

@@ -1,0 +1,227 @@
+"""One trace per request: every signal from ``request_started`` to ``request_finished``.
+
+::
+
+    MIDDLEWARE = [
+        "signaltrace.middleware.SignalTraceMiddleware",
+        # ... the rest
+    ]
+
+Django sends ``request_started`` before any middleware runs and
+``request_finished`` once the server has closed the response, after the
+middleware chain returned. So the middleware does not record anything itself:
+when the first instance is created (the handler loads its middleware before
+its first request) it turns on the recorder's request tracing
+(:func:`signaltrace.recorder.start_request_tracing`), which keeps the
+recorder installed for the life of the process. The middleware then attaches
+each request's trace to ``request.signal_trace``, notes the method, path and
+status, and adds an ``X-Signaltrace-Id`` header (with ``X-Signaltrace-Url``
+when the viewer's URLs are included). When the request finishes, its trace
+goes to the history and to the ``signaltrace`` logger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import uuid4
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import NoReverseMatch, reverse
+
+from signaltrace import recorder
+from signaltrace.conf import get_config
+from signaltrace.history import history, make_entry
+from signaltrace.trace import Trace
+
+__all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
+
+#: The response header giving the id of the request's trace in the history.
+ID_HEADER = "X-Signaltrace-Id"
+#: The response header giving the viewer's URL for that trace, when it has one.
+URL_HEADER = "X-Signaltrace-Url"
+
+#: One INFO record per request, one DEBUG record per send; silent unless the
+#: project configures it.
+logger = logging.getLogger("signaltrace")
+
+
+def is_enabled() -> bool:
+    """Whether request tracing is wanted: ``SIGNALTRACE["ENABLED"]``, else DEBUG."""
+    enabled = get_config().ENABLED
+    return bool(settings.DEBUG) if enabled is None else enabled
+
+
+@dataclass
+class _Request:
+    """What the middleware learnt about a traced request."""
+
+    id: str
+    method: str
+    path: str
+    status: int | None = None
+    #: False for the viewer's own pages, which must not fill the history.
+    kept: bool = True
+
+
+# The viewer's own pages, and the toolbar's (its panel shows their traces):
+# neither belongs in the history.
+_UNKEPT_APPS = frozenset({"signaltrace", "djdt"})
+
+# Keyed by the trace, which request tracing hands back alone at the end.
+# Weak, so that a request that never finishes leaves nothing behind.
+_requests: weakref.WeakKeyDictionary[Trace, _Request] = weakref.WeakKeyDictionary()
+
+
+class SignalTraceMiddleware:
+    """Attach each request's trace to ``request.signal_trace`` and keep it.
+
+    Active when ``SIGNALTRACE["ENABLED"]`` is True, or when it is unset and
+    ``DEBUG`` is on; otherwise it raises ``MiddlewareNotUsed`` and Django
+    leaves it out. Works under WSGI and ASGI alike. Put it first in
+    ``MIDDLEWARE``: a request answered by a middleware above it is not kept,
+    and the status it notes is then the one the client gets.
+
+    ``request.signal_trace`` is the request's :class:`~signaltrace.Trace`,
+    still recording; None for a request that did not come through a Django
+    handler (a ``RequestFactory`` request passed to the middleware directly).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: (
+            Callable[[HttpRequest], HttpResponseBase]
+            | Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+        ),
+    ) -> None:
+        if not is_enabled():
+            raise MiddlewareNotUsed("signaltrace: request tracing is off")
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            # Tells Django's handler to await this middleware.
+            markcoroutinefunction(self)
+        recorder.start_request_tracing(_request_finished)
+
+    def __call__(
+        self, request: HttpRequest
+    ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.async_mode:
+            return self.__acall__(request)
+        trace = _request_started(request)
+        get_response = cast(
+            "Callable[[HttpRequest], HttpResponseBase]", self.get_response
+        )
+        response = get_response(request)
+        _response_ready(request, response, trace)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        trace = _request_started(request)
+        get_response = cast(
+            "Callable[[HttpRequest], Awaitable[HttpResponseBase]]", self.get_response
+        )
+        response = await get_response(request)
+        _response_ready(request, response, trace)
+        return response
+
+
+def _request_started(request: HttpRequest) -> Trace | None:
+    """Attach the request's trace and give it an id."""
+    trace = recorder.request_trace()
+    request.signal_trace = trace  # type: ignore[attr-defined]
+    if trace is not None:
+        _requests[trace] = _Request(uuid4().hex, request.method or "", request.path)
+    return trace
+
+
+def _response_ready(
+    request: HttpRequest, response: HttpResponseBase, trace: Trace | None
+) -> None:
+    """Note the status and point the response at its trace."""
+    info = _requests.get(trace) if trace is not None else None
+    if info is None:
+        return
+    info.status = response.status_code
+    match = getattr(request, "resolver_match", None)
+    if match is not None and not _UNKEPT_APPS.isdisjoint(match.app_names):
+        info.kept = False
+        return
+    response.headers[ID_HEADER] = info.id
+    with contextlib.suppress(NoReverseMatch):  # unless the viewer is included
+        response.headers[URL_HEADER] = reverse(
+            "signaltrace:detail",
+            kwargs={"trace_id": info.id},
+            urlconf=getattr(request, "urlconf", None),
+        )
+
+
+def _request_finished(trace: Trace) -> None:
+    """Hand a finished request's trace to the history and the logger.
+
+    Runs inside ``response.close()``: a failure here is logged, never raised
+    into the server.
+    """
+    try:
+        _keep(trace)
+    except Exception:
+        logger.exception("signaltrace could not keep a request's trace")
+
+
+def _keep(trace: Trace) -> None:
+    info = _requests.pop(trace, None)
+    # Requests the middleware never saw are left out: runserver's static
+    # files, for one, are served by a handler that skips the middleware.
+    if info is None or not info.kept:
+        return
+    size = trace.config.HISTORY_SIZE
+    log_info = logger.isEnabledFor(logging.INFO)
+    if not size and not log_info:
+        return
+    data = trace.to_dict()
+    entry = make_entry(
+        data, trace_id=info.id, method=info.method, path=info.path, status=info.status
+    )
+    if size:
+        history.add(entry, size=size)
+    if log_info:
+        logger.info(
+            "%s %s %s: sends=%d receivers=%d errors=%d signal_ms=%.3f",
+            entry["method"],
+            entry["path"],
+            entry["status"] if entry["status"] is not None else "-",
+            entry["sends"],
+            entry["receivers"],
+            entry["errors"],
+            entry["signal_ms"],
+            extra={"signal_trace": data, "signal_trace_id": info.id},
+        )
+    if logger.isEnabledFor(logging.DEBUG):
+        for event in data["events"]:
+            _log_send(event, info.id)
+
+
+def _log_send(event: dict[str, Any], trace_id: str) -> None:
+    errors = sum(1 for call in event["receivers"] if call["error"])
+    logger.debug(
+        "%s%s sender=%s method=%s receivers=%d errors=%d duration_ms=%.3f",
+        "  " * event["depth"],
+        event["signal"],
+        event["sender"],
+        event["method"],
+        len(event["receivers"]),
+        errors,
+        event["duration_ms"],
+        extra={"signal_event": event, "signal_trace_id": trace_id},
+    )
