@@ -128,3 +128,19 @@ def test_html_is_left_for_templates_to_escape() -> None:
 def test_exceptions_are_formatted_with_their_class() -> None:
     assert format_exception(ValueError("bad value")) == "ValueError: bad value"
     assert format_exception(KeyError()) == "KeyError"
+
+
+def test_a_wsgi_environ_shows_the_request_not_the_process_environment() -> None:
+    environ = {
+        "wsgi.version": (1, 0),
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "HTTP_HOST": "testserver",
+        "DATABASE_URL": "postgres://user:hunter2@db/app",
+        "HOME": "/root",
+    }
+    shown = safe_repr(environ, Config(MAX_VALUE_LENGTH=1000))
+    assert "hunter2" not in shown
+    assert "HOME" not in shown
+    assert "'PATH_INFO': '/'" in shown
+    assert shown.endswith("…+2 process environment variables}")

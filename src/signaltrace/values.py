@@ -126,12 +126,32 @@ def _model_repr(instance: Any) -> str:
     return f"<{meta.label} pk={pk!r}>"
 
 
+#: Keys of a WSGI environ that describe the request. runserver and other servers
+#: copy the whole process environment into it too (DATABASE_URL and the like),
+#: which has no place in a trace.
+_WSGI_REQUEST_KEYS = ("HTTP_", "wsgi.", "SERVER_", "REMOTE_", "CONTENT_")
+_WSGI_REQUEST_NAMES = frozenset(
+    {"REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_URI"}
+)
+
+
+def _is_request_key(key: object) -> bool:
+    return isinstance(key, str) and (
+        key in _WSGI_REQUEST_NAMES or key.startswith(_WSGI_REQUEST_KEYS)
+    )
+
+
 def _dict_repr(value: dict[Any, Any], config: Config, depth: int) -> str:
     items = []
     try:
         pairs = list(dict.items(value))
     except Exception:
         return _object_repr(value, config)
+    hidden_environment = 0
+    if "wsgi.version" in dict.keys(value):
+        request_pairs = [(k, v) for k, v in pairs if _is_request_key(k)]
+        hidden_environment = len(pairs) - len(request_pairs)
+        pairs = request_pairs
     for key, item in pairs[: config.MAX_ITEMS]:
         shown = (
             config.MASK if is_hidden(key, config) else _repr(item, config, depth - 1)
@@ -139,6 +159,8 @@ def _dict_repr(value: dict[Any, Any], config: Config, depth: int) -> str:
         items.append(f"{_repr(key, config, 0)}: {shown}")
     if len(pairs) > config.MAX_ITEMS:
         items.append(f"…+{len(pairs) - config.MAX_ITEMS}")
+    if hidden_environment:
+        items.append(f"…+{hidden_environment} process environment variables")
     body = "{" + ", ".join(items) + "}"
     if type(value) is not dict:
         return f"{type(value).__name__}({body})"
