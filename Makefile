@@ -40,9 +40,10 @@ django-suite: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 
-## demo: the testproject on http://127.0.0.1:8000/
+## demo: the testproject on http://127.0.0.1:8000/, with its demo data
 demo: $(STAMP)
 	cd testproject && ../$(BIN)/python manage.py migrate --noinput
+	cd testproject && ../$(BIN)/python manage.py load_demo
 	cd testproject && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 clean:

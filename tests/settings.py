@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# The demo site's apps live in testproject/ and are installed below, so that
+# tests/test_testproject.py drives them; pytester's subprocesses need the path too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testproject"))
+
 SECRET_KEY = "signaltrace-tests"
 DEBUG = True
 USE_TZ = True
@@ -16,6 +23,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "signaltrace",
     "tests.app",
+    # The demo site's apps; "core" last, as in testproject/settings.py.
+    "accounts",
+    "blog",
+    "courses",
+    "shop",
+    "requestlog",
+    "reports",
+    "status",
+    "api",
+    "core",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -40,3 +57,6 @@ TEMPLATES = [
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Django 6.1 warns when mail is sent without MAILERS (the demo's receivers send
+# some); older versions ignore the setting. The test runner swaps in locmem.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -227,16 +227,20 @@ def test_migrate_on_a_fresh_database_shows_migrate_signals_per_app(
     events = run.json()["events"]
     post_migrate = [e for e in events if e["signal"].endswith(".post_migrate")]
     # Django sends post_migrate once for every installed app that has models.
-    assert {event["sender"] for event in post_migrate} == {
-        f"<{type(config).__name__}: {config.label}>"
-        for config in apps.get_app_configs()
-        if config.models_module is not None
-    } >= {
-        "<AuthConfig: auth>",
-        "<ContentTypesConfig: contenttypes>",
-        "<SessionsConfig: sessions>",
-        "<TestAppConfig: testapp>",
-    }
+    assert (
+        {event["sender"] for event in post_migrate}
+        == {
+            f"<{type(config).__name__}: {config.label}>"
+            for config in apps.get_app_configs()
+            if config.models_module is not None
+        }
+        >= {
+            "<AuthConfig: auth>",
+            "<ContentTypesConfig: contenttypes>",
+            "<SessionsConfig: sessions>",
+            "<TestAppConfig: testapp>",
+        }
+    )
     for event in post_migrate:
         assert {call["name"] for call in event["receivers"]} >= {
             "django.contrib.auth.management.create_permissions",

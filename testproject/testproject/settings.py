@@ -1,8 +1,16 @@
-"""Settings of the demo site: embedded SQLite, DEBUG on, signaltrace enabled."""
+"""Settings of the demo site: embedded SQLite, DEBUG on, signaltrace enabled.
+
+Not for production: the secret key is public and DEBUG is on. The parts of
+signaltrace and django-debug-toolbar are switched on only when they can be
+imported, so the site runs on a bare ``pip install -e .`` too.
+"""
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,6 +27,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "signaltrace",
+    # The demo's apps, one per scenario area.
+    "accounts",
+    "blog",
+    "courses",
+    "shop",
+    "requestlog",
+    "reports",
+    "status",
+    "api",
+    # Last: its post_migrate receiver gives groups the permissions of the apps
+    # above, which Django creates in INSTALLED_APPS order.
+    "core",
 ]
 
 MIDDLEWARE = [
@@ -29,14 +49,32 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "requestlog.middleware.RequestLogMiddleware",
 ]
 
+# django-debug-toolbar is optional (the "toolbar" extra): used when installed.
+if find_spec("debug_toolbar") is not None:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS.append("debug_toolbar")
+    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
+    DEBUG_TOOLBAR_PANELS = list(PANELS_DEFAULTS)
+    # The signaltrace panel, once signaltrace ships it. The toolbar's own
+    # SignalsPanel stays: it lists what is connected, ours what fired.
+    if find_spec("signaltrace.panels") is not None:
+        DEBUG_TOOLBAR_PANELS.append("signaltrace.panels.SignalTracePanel")
+
+# A trace per request for the viewer at /__signaltrace__/ (see urls.py), once
+# signaltrace ships the middleware. First, so that it sees every other one.
+if find_spec("signaltrace.middleware") is not None:
+    MIDDLEWARE.insert(0, "signaltrace.middleware.SignalTraceMiddleware")
+
 ROOT_URLCONF = "testproject.urls"
+WSGI_APPLICATION = "testproject.wsgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -52,6 +90,47 @@ DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 }
 
+# Scenario 7 keeps rendered product pages here; one process, so local memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Scenario 10: Django's tasks framework (6.0+) runs tasks in-process at once.
+if find_spec("django.tasks") is not None:
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+# Welcome emails and receipts are printed in the runserver terminal. Django
+# 6.1 configures mail with MAILERS, older versions with EMAIL_BACKEND.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "demo@signaltrace.invalid"
+
+LOGIN_URL = "accounts:login"
+
 USE_TZ = True
+TIME_ZONE = "UTC"
 STATIC_URL = "static/"
+MEDIA_URL = "media/"
+MEDIA_ROOT = BASE_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The demo's receivers log what they do; show it next to runserver's lines.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"demo": {"format": "[{name}] {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "demo"}},
+    "loggers": {
+        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+        for name in (
+            "accounts",
+            "blog",
+            "courses",
+            "shop",
+            "requestlog",
+            "reports",
+            "core",
+            "signaltrace",
+        )
+    },
+}
