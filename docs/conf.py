@@ -17,7 +17,7 @@ django.setup()
 
 project = "django-signaltrace"
 author = "django-signaltrace developers"
-copyright = "2026, django-signaltrace developers"  # noqa: A001
+copyright = "2026, django-signaltrace developers"
 release = "0.1.0"
 
 extensions = [
@@ -29,6 +29,10 @@ extensions = [
 napoleon_custom_sections = [("Arguments", "params_style")]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Show defaults as written (DEFAULTS), not as the repr of a whole Config.
+autodoc_preserve_defaults = True
+# Types in the description of documented arguments only (no private fields).
+autodoc_typehints_description_target = "documented_params"
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 html_theme = "furo"
 html_title = "django-signaltrace"
