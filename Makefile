@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Where pyenv provides the interpreters, make 3.11 and 3.12 both visible to nox.
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
-.PHONY: test pytest lint docs matrix django-suite benchmark demo clean
+.PHONY: test pytest browser lint docs matrix django-suite benchmark demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml
 ## test: the whole suite, then ruff, mypy and the docs (warnings are errors)
 test: pytest lint docs
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest
+
+## browser: Debian's chromium for tests/test_browser.py, installed when missing
+## and root and apt-get are there (the test fails without it under CI=true)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "chromium is not installed: tests/test_browser.py skips (fails if CI=true)"
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 # The demo site's apps live in testproject/ and are installed below, so that
@@ -60,3 +61,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Django 6.1 warns when mail is sent without MAILERS (the demo's receivers send
 # some); older versions ignore the setting. The test runner swaps in locmem.
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+# django-debug-toolbar (the "toolbar" extra), for tests/test_panel.py, which
+# sets the panels and middleware per test. Its DatabaseStore needs its table,
+# which the toolbar only migrates when that store is chosen at start-up; the
+# tests switch to the other stores with override_settings.
+if find_spec("debug_toolbar") is not None:
+    INSTALLED_APPS.append("debug_toolbar")
+    DEBUG_TOOLBAR_CONFIG = {"TOOLBAR_STORE_CLASS": "debug_toolbar.store.DatabaseStore"}
+    # Its middleware is added by the tests that use it, not here.
+    SILENCED_SYSTEM_CHECKS = ["debug_toolbar.W001"]

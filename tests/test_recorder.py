@@ -321,3 +321,80 @@ def test_tracing_adds_no_queries(django_assert_num_queries: Any) -> None:
     finally:
         post_save.disconnect(receiver, sender=Author)
     assert data["events"][0]["kwargs"]["instance"] == f"<testapp.Author pk={author.pk}>"
+
+
+# ------------------------------------------------------------ request scope
+
+
+@pytest.fixture
+def without_connection_closing() -> Any:
+    """As Django's test client does: the test database must stay open."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.mark.usefixtures("without_connection_closing")
+def test_request_tracing_hands_each_finished_trace_to_every_listener() -> None:
+    from django.core.signals import request_finished, request_started
+
+    handed: list[tuple[str, Any]] = []
+    first = lambda trace: handed.append(("first", trace))  # noqa: E731
+    second = lambda trace: handed.append(("second", trace))  # noqa: E731
+    recorder.start_request_tracing(first)
+    recorder.start_request_tracing(second)
+    recorder.start_request_tracing(first)  # already there: not added again
+    try:
+        request_started.send(sender=None)
+        trace = recorder.request_trace()
+        request_finished.send(sender=None)
+    finally:
+        recorder.stop_request_tracing()
+
+    assert handed == [("first", trace), ("second", trace)]
+    assert not recorder.is_request_tracing()
+    assert not recorder.is_installed()
+
+
+# ------------------------------------------------------------------ stacks
+
+
+def test_stacks_are_not_recorded_by_default(shop: None) -> None:
+    with signaltrace.capture() as trace:
+        order_placed.send(sender="shop", amount=3)
+
+    assert [event.stack for event in trace.events] == [None, None]
+
+
+def test_capture_stacks_records_each_kept_send_from_the_outermost_frame(
+    shop: None, settings: Any
+) -> None:
+    settings.SIGNALTRACE = {"CAPTURE_STACKS": True}
+
+    with signaltrace.capture() as trace:
+        order_placed.send(sender="shop", amount=3)
+
+    outer, nested = trace.events
+    assert outer.stack is not None
+    assert nested.stack is not None
+    here = outer.stack[-1]
+    assert (here.filename, here.function, here.module) == (
+        __file__,
+        "test_capture_stacks_records_each_kept_send_from_the_outermost_frame",
+        __name__,
+    )
+    assert nested.stack[-1].function == "places_payment"
+    assert nested.stack[: len(outer.stack) - 1] == outer.stack[:-1]
+    assert not any("signaltrace" in frame.filename for frame in nested.stack)
+    assert trace.to_dict()["events"][0]["stack"][-1] == {
+        "file": __file__,
+        "line": here.lineno,
+        "function": here.function,
+        "module": __name__,
+        "code": 'order_placed.send(sender="shop", amount=3)',
+    }

@@ -95,6 +95,7 @@ def test_to_dict_is_json_safe_with_the_documented_keys(trace: Any) -> None:
         "events",
         "counts",
         "dropped",
+        "findings",
     }
     first, nested, last = data["events"]
     assert set(first) >= {

@@ -1,8 +1,13 @@
-"""The Django app: installs nothing at start-up; it hosts the command and templates."""
+"""The Django app: it hosts the command, the templates and the system checks.
+
+It installs nothing on ``Signal`` at start-up: tracing starts with a capture or
+the middleware.
+"""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core.checks import register
 
 
 class SignalTraceConfig(AppConfig):
@@ -10,3 +15,14 @@ class SignalTraceConfig(AppConfig):
 
     name = "signaltrace"
     verbose_name = "Signal trace"
+
+    def ready(self) -> None:
+        """Register the system checks (see :mod:`signaltrace.checks`)."""
+        from signaltrace import checks
+
+        for check in (
+            checks.check_unimported_receiver_modules,
+            checks.check_duplicate_receivers,
+            checks.check_collectable_receivers,
+        ):
+            register(check, "signals")

@@ -45,11 +45,12 @@ from unittest.mock import ANY
 
 from django.dispatch import Signal
 
-from signaltrace import naming, snapshot
+from signaltrace import insights, naming, snapshot
 from signaltrace.conf import DEFAULTS, Config
 from signaltrace.values import format_exception, is_hidden, safe_kwargs, safe_repr
 
 if TYPE_CHECKING:
+    from signaltrace.insights import Finding
     from signaltrace.trace import ReceiverCall, SignalEvent
 
 __all__ = ["ANY", "MAX_LISTED", "EventList", "Sends", "TraceAssertions"]
@@ -88,6 +89,11 @@ class TraceAssertions:
     def _sends(self) -> Sends:
         """Return the events to check and how to describe them."""
         raise NotImplementedError
+
+    def _findings(self) -> list[Finding]:
+        """Return the findings of the events checked (a Trace keeps its own)."""
+        sends = self._sends()
+        return insights.find(sends.events, sends.config)
 
     # ----------------------------------------------------------------- sends
 
@@ -311,6 +317,34 @@ class TraceAssertions:
             lines.append(f"{' ' * len(prefix)}{call.name} raised {error}{caught}")
         if len(failed) > MAX_LISTED:
             lines.append(f"  ... and {len(failed) - MAX_LISTED} more")
+        raise AssertionError("\n".join(lines))
+
+    # -------------------------------------------------------------- findings
+
+    def assert_no_findings(self, *codes: str) -> None:
+        """Assert that no finding (of these codes, if any are given) was made.
+
+        Codes are those of :data:`signaltrace.insights.CODES`, such as
+        ``"n-plus-one"`` or ``"slow-receiver"``; an unknown code raises
+        ValueError rather than pass unnoticed. The failure lists each finding
+        with the number of the send it concerns and its message.
+        """
+        __tracebackhide__ = True
+        insights.check_codes(codes)
+        found = [f for f in self._findings() if not codes or f.code in codes]
+        if not found:
+            return
+        kinds = f" of {', '.join(codes)}" if codes else ""
+        lines = [
+            f"Expected no findings{kinds}, but there "
+            + ("was 1:" if len(found) == 1 else f"were {len(found)}:")
+        ]
+        for finding in found[:MAX_LISTED]:
+            lines.append(
+                f"  {finding.code} (send {finding.event + 1}): {finding.message}"
+            )
+        if len(found) > MAX_LISTED:
+            lines.append(f"  ... and {len(found) - MAX_LISTED} more")
         raise AssertionError("\n".join(lines))
 
     # -------------------------------------------------------------- snapshot

@@ -50,6 +50,20 @@ class Config:
     SHOW_VIEWER: str | Callable[[Any], bool] | None = None
     #: Receivers taking at least this many milliseconds are flagged as slow.
     SLOW_RECEIVER_MS: float = 20.0
+    #: A receiver call running more database queries than this is a finding
+    #: (``receiver-queries``).
+    MAX_RECEIVER_QUERIES: int = 10
+    #: A receiver call running the same SQL more times than this is a finding
+    #: (``n-plus-one``).
+    MAX_REPEATED_QUERIES: int = 2
+    #: A send nested deeper than this inside receivers is a finding
+    #: (``deep-chain``): 2 allows a send, one from its receiver, and one more.
+    MAX_CHAIN_DEPTH: int = 2
+    #: Record the call stack of every kept send (``SignalEvent.stack``), not
+    #: just the one line it came from. Off by default: walking the stack costs
+    #: more than the rest of a send. The toolbar panel turns it on for the
+    #: requests it shows, unless the toolbar's ``ENABLE_STACKTRACES`` is off.
+    CAPTURE_STACKS: bool = False
 
     @property
     def hidden_names(self) -> re.Pattern[str]:

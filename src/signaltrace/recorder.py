@@ -36,12 +36,12 @@ from typing import Any
 import asgiref
 import django
 from django.core.signals import request_finished, request_started
-from django.dispatch import Signal
+from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
 
-from signaltrace import naming
+from signaltrace import naming, queries
 from signaltrace.conf import get_config
-from signaltrace.trace import ReceiverCall, SignalEvent, Trace
+from signaltrace.trace import ReceiverCall, SignalEvent, StackFrame, Trace
 
 __all__ = [
     "acquire",
@@ -81,6 +81,7 @@ _task_calls: weakref.WeakKeyDictionary[asyncio.Task[Any], ReceiverCall] = (
 #: lookup when none are.
 _async_calls_running = 0
 
+_ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 _METHODS = ("send", "send_robust", "asend", "asend_robust", "_live_receivers")
 _lock = threading.Lock()
 _users = 0
@@ -94,6 +95,14 @@ _SKIPPED_DIRS = (
     str(Path(__file__).parent) + "/",
 )
 _SKIPPED_FILES = (asyncio.__file__.rsplit("/", 1)[0] + "/",)
+# CAPTURE_STACKS: the recorder's own frames are left out of a stack, and a
+# stack keeps at most this many frames (a request through the toolbar and a
+# dozen middleware is about a hundred deep).
+_OWN_DIR = str(Path(__file__).parent) + "/"
+_STACK_LIMIT = 128
+
+#: Bound once: it runs at every sync receiver call.
+_enter_thread = queries.enter_thread
 
 
 # ------------------------------------------------------------- installation
@@ -140,9 +149,11 @@ def _install() -> None:
         _originals[name] = original
         _wrappers[name] = wrapper
         setattr(Signal, name, wrapper)
+    queries.start(current_call)
 
 
 def _uninstall() -> None:
+    queries.stop()
     for name, original in _originals.items():
         # Leave a method alone if another tool wrapped it after us: removing
         # ours would remove theirs. Our wrapper passes straight through then.
@@ -205,8 +216,11 @@ def current_call() -> ReceiverCall | None:
 _request_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
     "signaltrace_request_trace", default=None
 )
-#: Called with each finished request trace; None while request tracing is off.
-_on_request_finished: Callable[[Trace], None] | None = None
+#: Called with each finished request trace, in the order they were added (the
+#: middleware's history, the toolbar panel's store); empty while request
+#: tracing is off. A tuple, replaced rather than changed, so that a request
+#: finishing on another thread reads it without the lock.
+_on_request_finished: tuple[Callable[[Trace], None], ...] = ()
 #: The instance attributes set on request_started and request_finished.
 _boundaries: list[tuple[Signal, str, Callable[..., Any]]] = []
 _request_lock = threading.Lock()
@@ -226,14 +240,20 @@ def start_request_tracing(on_finish: Callable[[Trace], None]) -> None:
     Installs the wrappers (:func:`acquire`) and keeps them installed until
     :func:`stop_request_tracing`: ``request_started`` is sent before any
     middleware runs, so they must already be there. Calling it again while
-    request tracing is on changes nothing (the first *on_finish* stays).
+    request tracing is on adds *on_finish* to the callables each finished
+    trace is passed to, in the order they were added; one already there is
+    not added twice. So the middleware and the toolbar panel can each turn
+    request tracing on, in any order, and both get every trace.
     """
     global _on_request_finished
     with _request_lock:
-        if _on_request_finished is not None:
+        if on_finish in _on_request_finished:
+            return
+        first = not _on_request_finished
+        _on_request_finished = (*_on_request_finished, on_finish)
+        if not first:
             return
         acquire()
-        _on_request_finished = on_finish
         for signal, opens in ((request_started, True), (request_finished, False)):
             for name in ("send", "send_robust", "asend", "asend_robust"):
                 if hasattr(Signal, name):  # Django 4.2 has no asend/asend_robust.
@@ -251,9 +271,9 @@ def stop_request_tracing() -> None:
     """
     global _on_request_finished
     with _request_lock:
-        if _on_request_finished is None:
+        if not _on_request_finished:
             return
-        _on_request_finished = None
+        _on_request_finished = ()
         open_trace = _request_trace.get()
         if open_trace is not None:
             _close_request_trace(open_trace)
@@ -266,7 +286,7 @@ def stop_request_tracing() -> None:
 
 def is_request_tracing() -> bool:
     """Whether :func:`start_request_tracing` is in effect."""
-    return _on_request_finished is not None
+    return bool(_on_request_finished)
 
 
 def request_trace() -> Trace | None:
@@ -343,8 +363,7 @@ def _close_request_trace(trace: Trace) -> None:
     if trace in traces:
         _traces.set(tuple(t for t in traces if t is not trace))
     trace.ended_at = perf_counter()
-    on_finish = _on_request_finished
-    if on_finish is not None:
+    for on_finish in _on_request_finished:
         on_finish(trace)
 
 
@@ -359,8 +378,14 @@ def _begin(
     named: dict[str, Any],
 ) -> SignalEvent | None:
     """Create the event for a send, or None when every trace is full."""
-    room = [trace for trace in traces if len(trace.events) < trace.config.MAX_EVENTS]
-    if len(room) < len(traces):
+    room: tuple[Trace, ...]
+    if len(traces) == 1:  # the common case, kept cheap
+        if len(traces[0].events) >= traces[0].config.MAX_EVENTS:
+            traces[0].dropped += 1
+            return None
+        room = traces
+    else:
+        room = tuple(t for t in traces if len(t.events) < t.config.MAX_EVENTS)
         for trace in traces:
             if trace not in room:
                 trace.dropped += 1
@@ -392,7 +417,7 @@ def _finish(
     """Complete an event: keep it with its location, or count it if unreceived."""
     event.duration = perf_counter() - event.started_at
     if event.receivers:
-        event._where = _location(frame)
+        _place(event, traces, frame)
         return
     kept = False
     for trace in traces:
@@ -402,9 +427,20 @@ def _finish(
             _discard(trace.events, event)
             _count(trace, event.signal, event.sender)
     if kept:
-        event._where = _location(frame)
+        _place(event, traces, frame)
     elif event.parent_call is not None:
         _discard(event.parent_call.children, event)
+
+
+def _place(
+    event: SignalEvent, traces: tuple[Trace, ...], frame: FrameType | None
+) -> None:
+    """Note where a kept event was sent from; its whole stack if a trace wants it."""
+    event._where = _location(frame)
+    for trace in traces:
+        if trace.config.CAPTURE_STACKS:
+            event.stack = _stack(frame)
+            return
 
 
 def _discard(events: list[SignalEvent], event: SignalEvent) -> None:
@@ -446,6 +482,30 @@ def _location(frame: FrameType | None) -> tuple[str, int, str] | None:
     return (code.co_filename, frame.f_lineno, code.co_name)
 
 
+def _stack(frame: FrameType | None) -> tuple[StackFrame, ...]:
+    """The frames from *frame* outwards, outermost first, without signaltrace's.
+
+    The innermost ``_STACK_LIMIT`` frames are kept: where the send came from
+    matters more than how the server reached the view.
+    """
+    frames: list[StackFrame] = []
+    while frame is not None and len(frames) < _STACK_LIMIT:
+        code = frame.f_code
+        if not code.co_filename.startswith(_OWN_DIR):
+            module = frame.f_globals.get("__name__")
+            frames.append(
+                StackFrame(
+                    code.co_filename,
+                    frame.f_lineno,
+                    code.co_name,
+                    module if isinstance(module, str) else "",
+                )
+            )
+        frame = frame.f_back
+    frames.reverse()
+    return tuple(frames)
+
+
 def _unwrap_responses(responses: Any) -> Any:
     """Give back Django's list with our proxies replaced by the original receivers."""
     if type(responses) is list:
@@ -459,14 +519,25 @@ def _unwrap_responses(responses: Any) -> Any:
 def _count_only(signal: Signal, traces: tuple[Trace, ...], sender: object) -> bool:
     """Count a send that cannot reach any receiver. True when it was counted.
 
-    The test is Django's own first line of every send method, so the hot
-    no-receiver sends (``pre_init``/``post_init`` for every row) stay cheap.
+    The test is Django's own first line of every send method, which returns
+    ``[]`` when it holds. The hot sends that nobody receives (``pre_init`` and
+    ``post_init`` for every row of every queryset) cost no more than this.
     """
     if (
         signal.receivers
         and signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
     ):
         return False
+    if len(traces) == 1:  # the common case, inlined: it runs for every row
+        trace = traces[0]
+        if trace.config.RECORD_UNRECEIVED:
+            return False
+        entry = trace._counts.get((id(signal), id(sender)))
+        if entry is None:
+            _count(trace, signal, sender)
+        else:
+            entry[2] += 1
+        return True
     for trace in traces:
         if trace.config.RECORD_UNRECEIVED:
             return False
@@ -475,14 +546,25 @@ def _count_only(signal: Signal, traces: tuple[Trace, ...], sender: object) -> bo
     return True
 
 
+def _is_djangos(method: Callable[..., Any]) -> bool:
+    """Whether *method* is Django's own, not another tool's wrapper of it."""
+    code = getattr(method, "__code__", None)
+    return code is not None and code.co_filename == dispatcher.__file__
+
+
 def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     method = original.__name__
+    # Django's method would return [] straight away for a send that _count_only
+    # counts; skip calling it then. Another tool's wrapper is always called.
+    skippable = _is_djangos(original)
 
     @functools.wraps(original)
     def traced(self: Signal, sender: object, **named: Any) -> Any:
         traces = _traces.get()
-        if not traces or _count_only(self, traces, sender):
+        if not traces:
             return original(self, sender, **named)
+        if _count_only(self, traces, sender):
+            return [] if skippable else original(self, sender, **named)
         event = _begin(self, traces, method, sender, named)
         if event is None:
             return original(self, sender, **named)
@@ -503,12 +585,15 @@ def _make_async_wrapper(
     original: Callable[..., Coroutine[Any, Any, Any]],
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
     method = original.__name__
+    skippable = _is_djangos(original)  # see _make_sync_wrapper
 
     @functools.wraps(original)
     async def traced(self: Signal, sender: object, **named: Any) -> Any:
         traces = _traces.get()
-        if not traces or _count_only(self, traces, sender):
+        if not traces:
             return await original(self, sender, **named)
+        if _count_only(self, traces, sender):
+            return [] if skippable else await original(self, sender, **named)
         event = _begin(self, traces, method, sender, named)
         if event is None:
             return await original(self, sender, **named)
@@ -537,7 +622,7 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
         event._dispatched = True
         sync_proxy, async_proxy = (
             (_RobustSyncProxy, _RobustAsyncProxy)
-            if event.method.endswith("_robust")
+            if event.method in _ROBUST_METHODS
             else (_SyncProxy, _AsyncProxy)
         )
         if type(receivers) is tuple:  # Django 5.0+: (sync, async)
@@ -589,6 +674,9 @@ class _SyncProxy(_Proxy):
         event = self.event
         call = ReceiverCall(event, *_describe(receiver), False)
         event.receivers.append(call)
+        # The receiver may run in a thread of its own (sync_to_async): its
+        # queries are recorded once that thread's connections are wrapped.
+        _enter_thread()
         # Sync receivers of one send run one at a time: the event itself says
         # which one is running, for sends made from inside it.
         event.running = call
@@ -706,6 +794,8 @@ class capture:
             raise RuntimeError("This capture is already active.")
         trace = Trace(get_config().with_overrides(**self._overrides))
         acquire()
+        # Async code under test often runs its ORM calls in this thread.
+        queries.enter_thread()
         self._token = push(trace)
         self.trace = trace
         return trace

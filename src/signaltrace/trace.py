@@ -9,22 +9,26 @@ it, so that a capture never keeps alive what Django would have let go.
 
 from __future__ import annotations
 
+import linecache
 import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import MethodType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from signaltrace import naming
+from signaltrace import insights, naming
 from signaltrace.assertions import EventList, Sends, TraceAssertions
 from signaltrace.conf import Config
-from signaltrace.values import format_exception, safe_kwargs, safe_repr
+from signaltrace.values import format_exception, safe_kwargs, safe_repr, truncate
 
 if TYPE_CHECKING:
     from django.dispatch import Signal
 
-__all__ = ["Location", "ReceiverCall", "SignalEvent", "Trace"]
+    from signaltrace.insights import Finding
+    from signaltrace.queries import QueryStats
+
+__all__ = ["Location", "ReceiverCall", "SignalEvent", "StackFrame", "Trace"]
 
 #: A Django send method's name: "send", "send_robust", "asend" or "asend_robust".
 Method = str
@@ -77,6 +81,29 @@ class Location:
         return {"file": self.filename, "line": self.lineno, "function": self.function}
 
 
+class StackFrame(NamedTuple):
+    """One frame of the stack a send came from (recorded with ``CAPTURE_STACKS``).
+
+    ``module`` is the frame's ``__name__``, so that a consumer can hide frames
+    by module, as django-debug-toolbar's ``HIDE_IN_STACKTRACES`` does.
+    """
+
+    filename: str
+    lineno: int
+    function: str
+    module: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe form used by :meth:`Trace.to_dict`, with its code."""
+        return {
+            "file": self.filename,
+            "line": self.lineno,
+            "function": self.function,
+            "module": self.module,
+            "code": linecache.getline(self.filename, self.lineno).strip(),
+        }
+
+
 class ReceiverCall:
     """One call of one receiver during a send.
 
@@ -90,6 +117,9 @@ class ReceiverCall:
         exception: what it raised, or None. Errors that ``send_robust`` swallowed
             are recorded here too.
         children: events sent from inside this call, in start order.
+        query_stats: the database queries the call ran itself (those of nested
+            receivers belong to them), or None when it ran none; see
+            :mod:`signaltrace.queries`.
     """
 
     __slots__ = (
@@ -100,6 +130,7 @@ class ReceiverCall:
         "exception",
         "is_async",
         "name",
+        "query_stats",
         "response",
     )
 
@@ -114,6 +145,17 @@ class ReceiverCall:
         self.response: Any = None
         self.exception: BaseException | None = None
         self.children: list[SignalEvent] = []
+        self.query_stats: QueryStats | None = None
+
+    @property
+    def queries(self) -> int:
+        """How many database queries the call ran itself, on every connection."""
+        return self.query_stats.count if self.query_stats is not None else 0
+
+    @property
+    def query_time(self) -> float:
+        """Seconds those queries took."""
+        return self.query_stats.time if self.query_stats is not None else 0.0
 
     @property
     def receiver(self) -> Any:
@@ -150,7 +192,35 @@ class ReceiverCall:
             if self.exception is not None
             else None,
             "source": source.to_dict() if source else None,
+            **_queries_dict(self.query_stats, config),
         }
+
+
+def _queries_dict(stats: QueryStats | None, config: Config) -> dict[str, Any]:
+    """The query keys of a receiver call's ``to_dict()``.
+
+    SQL comes normalized by :func:`signaltrace.queries.normalize_sql`, so it
+    holds no parameter value, and truncated.
+    """
+    if stats is None:
+        return {
+            "queries": 0,
+            "query_time_ms": 0.0,
+            "queries_by_alias": {},
+            "repeated_queries": [],
+        }
+    return {
+        "queries": stats.count,
+        "query_time_ms": round(stats.time * 1000, 4),
+        "queries_by_alias": {
+            alias: {"queries": count, "time_ms": round(seconds * 1000, 4)}
+            for alias, (count, seconds) in stats.aliases.items()
+        },
+        "repeated_queries": [
+            {"sql": truncate(sql, config.MAX_VALUE_LENGTH), "count": count}
+            for sql, count in stats.repeated()
+        ],
+    }
 
 
 class SignalEvent:
@@ -170,6 +240,9 @@ class SignalEvent:
         parent_call: the :class:`ReceiverCall` that made this send, or None.
         depth: 0 for a send made outside any receiver, parent's depth + 1 inside.
         exception: the exception that propagated out of the send, if any.
+        stack: the frames the send was made from, outermost first, without
+            signaltrace's own; None unless a trace recording it has
+            ``CAPTURE_STACKS`` on.
     """
 
     __slots__ = (
@@ -187,6 +260,7 @@ class SignalEvent:
         "receivers",
         "running",
         "signal",
+        "stack",
         "start",
         "started_at",
     )
@@ -221,6 +295,7 @@ class SignalEvent:
         self.start = start
         self.duration = 0.0
         self._where: tuple[str, int, str] | None = None
+        self.stack: tuple[StackFrame, ...] | None = None
         self.exception: BaseException | None = None
         #: The sync receiver call in progress (recorder bookkeeping).
         self.running: ReceiverCall | None = None
@@ -293,6 +368,8 @@ class Trace(TraceAssertions):
     # (id(signal), id(sender)) -> [signal name, sender name, count]. Keyed by ids so
     # that counting a hot send stays cheap and holds no reference to the sender.
     _counts: dict[tuple[int, int], list[Any]] = field(default_factory=dict, repr=False)
+    # The findings, once computed on an ended trace (which no longer changes).
+    _cached_findings: list[Finding] | None = field(default=None, repr=False)
 
     @property
     def counts(self) -> dict[tuple[str, str], int]:
@@ -306,6 +383,19 @@ class Trace(TraceAssertions):
             key = (signal_name, sender_name)
             counts[key] = counts.get(key, 0) + count
         return counts
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The pitfalls found in this trace (see :mod:`signaltrace.insights`).
+
+        Computed when first read, and kept once the trace has ended.
+        """
+        if self._cached_findings is not None:
+            return self._cached_findings
+        found = insights.find(self.events, self.config)
+        if self.ended_at is not None:
+            self._cached_findings = found
+        return found
 
     @property
     def roots(self) -> list[SignalEvent]:
@@ -375,6 +465,10 @@ class Trace(TraceAssertions):
             self.events, self.config, self.counts, self.dropped, "Sends that happened"
         )
 
+    def _findings(self) -> list[Finding]:
+        """What ``assert_no_findings`` checks: :attr:`findings`."""
+        return self.findings
+
     def offset(self, event: SignalEvent) -> float:
         """Seconds between the start of this capture and the start of *event*."""
         return event.started_at - self.started_at
@@ -410,6 +504,9 @@ class Trace(TraceAssertions):
                     "duration_ms": round(event.duration * 1000, 4),
                     "depth": event.depth,
                     "location": event.location.to_dict() if event.location else None,
+                    "stack": [frame.to_dict() for frame in event.stack]
+                    if event.stack is not None
+                    else None,
                     "receivers": [call.to_dict(config) for call in event.receivers],
                     "error": format_exception(event.exception, config)
                     if event.exception is not None
@@ -426,4 +523,5 @@ class Trace(TraceAssertions):
                 for (signal_name, sender_name), count in sorted(self.counts.items())
             ],
             "dropped": self.dropped,
+            "findings": [finding.to_dict() for finding in self.findings],
         }

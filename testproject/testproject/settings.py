@@ -7,6 +7,7 @@ imported, so the site runs on a bare ``pip install -e .`` too.
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -86,8 +87,13 @@ TEMPLATES = [
     },
 ]
 
+# SIGNALTRACE_DEMO_DB points the site at another SQLite file: the browser test
+# (tests/test_browser.py) runs it on a database of its own.
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SIGNALTRACE_DEMO_DB") or BASE_DIR / "db.sqlite3",
+    }
 }
 
 # Scenario 7 keeps rendered product pages here; one process, so local memory.

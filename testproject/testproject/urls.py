@@ -13,6 +13,8 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.urls import URLPattern, URLResolver, include, path
 
+from . import views
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
     path("accounts/", include("accounts.urls")),
@@ -23,6 +25,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("reports/", include("reports.urls")),
     path("status/", include("status.urls")),
     path("api/", include("api.urls")),
+    # A signal argument taken from the URL, shown as text by the panel.
+    path("echo/", views.echo, name="echo"),
 ]
 
 if apps.is_installed("django.contrib.admin"):

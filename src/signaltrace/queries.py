@@ -1,0 +1,309 @@
+"""The database queries each receiver call runs, through Django's execute wrappers.
+
+``connection.execute_wrapper()`` is Django's public hook around every query a
+connection runs (ORM and raw cursors alike). The wrapper here asks the
+recorder which receiver call is running in the current context and adds the
+query's alias, SQL and time to that call's :class:`QueryStats`. It runs no
+query of its own, and a query outside any receiver call costs one context
+variable lookup.
+
+Connections belong to threads (ASGI runs ORM code in ``sync_to_async``
+threads), so the wrapper cannot be installed once for all. While tracing is
+on (from the recorder's first :func:`~signaltrace.recorder.acquire` to its
+last release, one *generation*), it goes:
+
+- into the connections of a thread when a sync receiver call or a capture
+  starts there and the thread has not been seen in this generation: a receiver
+  running in a ``sync_to_async`` thread is tracked from its first query;
+- into every connection created while tracing is on (ASGI creates them in a
+  fresh thread per request), through ``connections.create_connection``;
+- into the connections of asgiref's shared ``sync_to_async`` thread, where
+  async code outside a request runs its ORM calls;
+
+and out of every connection it went into when tracing stops, whichever thread
+stops it. It is put first in ``execute_wrappers`` (the outermost wrapper), so
+that the ``pop()`` of a ``with connection.execute_wrapper(...)`` block entered
+before it was installed still removes that block's own wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import SyncToAsync
+from django.db import connections
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from signaltrace.trace import ReceiverCall
+
+__all__ = [
+    "MAX_DISTINCT_SQL",
+    "QueryStats",
+    "enter_thread",
+    "is_tracking",
+    "normalize_sql",
+    "start",
+    "stop",
+]
+
+#: Most distinct SQL strings counted per receiver call; further ones are only
+#: counted in the totals, so a receiver running many different queries keeps
+#: a bounded record.
+MAX_DISTINCT_SQL = 100
+
+
+class QueryStats:
+    """The queries one receiver call ran itself (not those of nested receivers).
+
+    Attributes:
+        aliases: ``alias -> [count, seconds]`` for each connection alias used
+            (a list, so that each query updates it in place).
+        sql: how many times each SQL string ran, for at most
+            :data:`MAX_DISTINCT_SQL` distinct strings.
+        uncounted: queries whose SQL was not kept in ``sql`` (over the cap).
+    """
+
+    __slots__ = ("aliases", "sql", "uncounted")
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, list[float]] = {}
+        self.sql: dict[str, int] = {}
+        self.uncounted = 0
+
+    @property
+    def count(self) -> int:
+        """How many queries ran, on every alias."""
+        return sum(int(entry[0]) for entry in self.aliases.values())
+
+    @property
+    def time(self) -> float:
+        """Seconds spent running them (as measured around each execution)."""
+        return sum(entry[1] for entry in self.aliases.values())
+
+    def add(self, alias: str, sql: str, seconds: float) -> None:
+        """Record one query."""
+        entry = self.aliases.get(alias)
+        if entry is None:
+            self.aliases[alias] = [1, seconds]
+        else:
+            entry[0] += 1
+            entry[1] += seconds
+        counts = self.sql
+        if sql in counts:
+            counts[sql] += 1
+        elif len(counts) < MAX_DISTINCT_SQL:
+            counts[sql] = 1
+        else:
+            self.uncounted += 1
+
+    def repeated(self) -> list[tuple[str, int]]:
+        """``(normalized SQL, count)`` of the statements that ran more than once.
+
+        Statements that differ only in literal values or in the length of an
+        ``IN (...)`` list count as one; the most repeated come first.
+        """
+        return repeated_sql(self.sql)
+
+    def __repr__(self) -> str:
+        return f"<QueryStats {self.count} queries {self.time * 1000:.3f} ms>"
+
+
+# ------------------------------------------------------------ normalizing
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w\"$])-?\d+(?:\.\d+)?\b")
+_IN_LIST = re.compile(r"\bIN\s*\(\s*(?:%s|\?)(?:\s*,\s*(?:%s|\?))*\s*\)", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+#: Transaction control is not a query a receiver could batch: each atomic()
+#: block runs its own BEGIN or SAVEPOINT.
+_TRANSACTION_CONTROL = re.compile(
+    r"\s*(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b",
+    re.IGNORECASE,
+)
+
+
+def normalize_sql(sql: str) -> str:
+    """Return *sql* with literal values as ``?`` and ``IN`` lists as ``IN (...)``.
+
+    The ORM already passes values as parameters (``%s``); raw SQL may inline
+    them. Either way, ``WHERE id = 1`` and ``WHERE id = 2`` are the same query
+    run twice, which is what an N+1 pattern looks like.
+    """
+    sql = _LITERAL.sub("?", sql)
+    sql = _IN_LIST.sub("IN (...)", sql)
+    return _SPACE.sub(" ", sql).strip()
+
+
+def repeated_sql(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Merge *counts* by normalized SQL; keep those above one, most first.
+
+    Transaction control statements (BEGIN, SAVEPOINT, ...) are left out.
+    """
+    merged: dict[str, int] = {}
+    for sql, count in counts.items():
+        if _TRANSACTION_CONTROL.match(sql):
+            continue
+        key = normalize_sql(sql)
+        merged[key] = merged.get(key, 0) + count
+    return sorted(
+        ((sql, count) for sql, count in merged.items() if count > 1),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
+
+
+# --------------------------------------------------------------- tracking
+
+_lock = threading.Lock()
+#: Bumped at each start and stop, so that threads seen before are seen again.
+_generation = 0
+_active = False
+
+
+def _no_call() -> ReceiverCall | None:
+    return None
+
+
+#: Which receiver call is running in this context (the recorder's current_call).
+_current_call: Callable[[], ReceiverCall | None] = _no_call
+#: ``connections.create_connection`` as another tool set it on the instance
+#: before :func:`start` replaced it; None when it was the class's method.
+_create_before: Callable[[str], BaseDatabaseWrapper] | None = None
+#: Every connection the wrapper went into during this generation, in any thread.
+_wrapped: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+
+
+class _ThreadState(threading.local):
+    #: The generation this thread's connections were wrapped for.
+    generation = -1
+
+
+_thread = _ThreadState()
+
+
+def _record(
+    execute: Callable[..., Any],
+    sql: Any,
+    params: Any,
+    many: bool,
+    context: dict[str, Any],
+) -> Any:
+    """The execute wrapper: time the query and add it to the running call."""
+    call = _current_call()
+    if call is None:
+        return execute(sql, params, many, context)
+    started = perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        elapsed = perf_counter() - started
+        stats = call.query_stats
+        if stats is None:
+            stats = call.query_stats = QueryStats()
+        # Anything but text (a psycopg Composed, say) would have to be
+        # rendered to be compared; such queries are counted under one label.
+        text = sql if type(sql) is str else "<SQL object>"
+        stats.add(context["connection"].alias, text, elapsed)
+
+
+def _wrap(connection: BaseDatabaseWrapper) -> None:
+    """Put the wrapper first in *connection*'s wrappers, once. Holds ``_lock``."""
+    wrappers = connection.execute_wrappers
+    if _record not in wrappers:
+        wrappers.insert(0, _record)
+    _wrapped.add(connection)
+
+
+def _create_connection(alias: str) -> BaseDatabaseWrapper:
+    """``connections.create_connection`` while tracing: new connections are wrapped."""
+    if _create_before is not None:
+        connection = _create_before(alias)
+    else:
+        connection = type(connections).create_connection(connections, alias)
+    with _lock:
+        if _active:
+            _wrap(connection)
+    return connection
+
+
+def start(current_call: Callable[[], ReceiverCall | None]) -> None:
+    """Begin a generation: track queries for the calls *current_call* reports.
+
+    Called by the recorder when it installs its wrappers on ``Signal``.
+    """
+    global _active, _create_before, _current_call, _generation
+    with _lock:
+        _generation += 1
+        _active = True
+        _current_call = current_call
+        _create_before = connections.__dict__.get("create_connection")
+        connections.create_connection = _create_connection  # type: ignore[method-assign]
+    _enter_shared_thread()
+
+
+def _enter_shared_thread() -> None:
+    """Wrap the connections of asgiref's shared ``sync_to_async`` thread.
+
+    Outside a request (``asyncio.run()`` in a script or a test), the ORM calls
+    of async code, ``acount()`` in an async receiver say, run in that one
+    long-lived thread, where no receiver call starts. Its jobs run in order,
+    so queued now, this runs before any query queued later. When the thread
+    does not exist yet, its connections will be created, and so wrapped,
+    when it runs.
+    """
+    executor = SyncToAsync.single_thread_executor
+    if getattr(executor, "_threads", None):
+        with contextlib.suppress(RuntimeError):  # shut down: no more queries
+            executor.submit(enter_thread)
+
+
+def stop() -> None:
+    """End the generation: take the wrapper out of every connection it went into."""
+    global _active, _create_before, _generation
+    with _lock:
+        _generation += 1
+        _active = False
+        # Leave it alone if another tool replaced it after us.
+        if connections.__dict__.get("create_connection") is _create_connection:
+            if _create_before is None:
+                del connections.create_connection
+            else:
+                connections.create_connection = _create_before  # type: ignore[method-assign,assignment]
+        _create_before = None
+        for connection in list(_wrapped):
+            # list.remove() is atomic: the thread owning the connection may be
+            # building its wrapper chain meanwhile, and sees it or not.
+            while _record in connection.execute_wrappers:
+                connection.execute_wrappers.remove(_record)
+        _wrapped.clear()
+
+
+def is_tracking() -> bool:
+    """Whether queries are being tracked (tracing is on)."""
+    return _active
+
+
+def enter_thread() -> None:
+    """Wrap the current thread's connections if this generation has not yet.
+
+    Called where a sync receiver call or a capture starts: cheap when the
+    thread was seen (one thread-local read). Threads running an event loop
+    are left alone: their connections are per task and run no query there.
+    """
+    if _thread.generation == _generation:
+        return
+    if asyncio._get_running_loop() is not None:
+        return
+    with _lock:
+        if not _active:
+            return
+        for connection in connections.all(initialized_only=True):
+            _wrap(connection)
+        _thread.generation = _generation
