@@ -282,6 +282,20 @@ def test_request_answered_above_the_middleware_is_not_kept(
 
 
 @pytest.mark.usefixtures("traced")
+def test_history_keeps_locations_but_not_stacks(client: Client, settings: Any) -> None:
+    settings.SIGNALTRACE = {"CAPTURE_STACKS": True}
+    response = client.get("/marker/one/")
+
+    request = response.wsgi_request
+    assert request.signal_trace.events[0].stack  # type: ignore[attr-defined]
+    entry = history.get(response.headers["X-Signaltrace-Id"])
+    assert entry is not None
+    events = entry["trace"]["events"]
+    assert all(event["stack"] is None for event in events)
+    assert all(event["location"] is not None for event in events)
+
+
+@pytest.mark.usefixtures("traced")
 def test_response_carries_the_trace_id_and_its_viewer_url(client: Client) -> None:
     response = client.get("/marker/one/")
 

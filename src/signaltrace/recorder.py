@@ -100,6 +100,9 @@ _SKIPPED_FILES = (asyncio.__file__.rsplit("/", 1)[0] + "/",)
 # dozen middleware is about a hundred deep).
 _OWN_DIR = str(Path(__file__).parent) + "/"
 _STACK_LIMIT = 128
+#: Stacks are kept for this many events of a trace at most: a request that
+#: sends thousands of signals would otherwise hold megabytes of frames.
+_STACKED_EVENTS_LIMIT = 1_000
 
 #: Bound once: it runs at every sync receiver call.
 _enter_thread = queries.enter_thread
@@ -438,7 +441,7 @@ def _place(
     """Note where a kept event was sent from; its whole stack if a trace wants it."""
     event._where = _location(frame)
     for trace in traces:
-        if trace.config.CAPTURE_STACKS:
+        if trace.config.CAPTURE_STACKS and len(trace.events) <= _STACKED_EVENTS_LIMIT:
             event.stack = _stack(frame)
             return
 
