@@ -37,7 +37,7 @@ docs: $(STAMP)
 
 ## matrix: the suite on every supported Django line (4.2, 5.2, 6.1)
 matrix: $(STAMP)
-	$(BIN)/nox --no-error-on-missing-interpreters=false -s tests
+	$(BIN)/nox -s tests
 
 ## django-suite: Django's own signal-related tests, each wrapped in capture()
 django-suite: $(STAMP)
