@@ -24,3 +24,14 @@ def django_suite(session: nox.Session, django: str) -> None:
     """Run Django's own signal tests bare and traced; they must agree."""
     session.install("-e", ".", f"django~={django}.0", "tblib")
     session.run("python", "scripts/django_suite.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("toolbar", ["6", "7"])
+def toolbar(session: nox.Session, toolbar: str) -> None:
+    """Run the panel's tests against the older django-debug-toolbar lines.
+
+    The main matrix runs them with the newest toolbar.
+    """
+    session.install("-e", ".[dev]", f"django-debug-toolbar~={toolbar}.0")
+    session.run("pytest", "tests/test_panel.py", *session.posargs)

@@ -23,7 +23,6 @@ import pytest
 from debug_toolbar.store import get_store
 from debug_toolbar.toolbar import DebugToolbar
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
@@ -543,16 +542,6 @@ def test_ready_leaves_request_tracing_off_when_signaltrace_is_disabled(
     SignalTracePanel.ready()
 
     assert not recorder.is_request_tracing()
-
-
-@pytest.fixture
-def without_connection_closing() -> Iterator[None]:
-    """As Django's test client does: the test database must stay open."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @pytest.mark.usefixtures("without_connection_closing")

@@ -326,19 +326,6 @@ def test_tracing_adds_no_queries(django_assert_num_queries: Any) -> None:
 # ------------------------------------------------------------ request scope
 
 
-@pytest.fixture
-def without_connection_closing() -> Any:
-    """As Django's test client does: the test database must stay open."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
-
-
 @pytest.mark.usefixtures("without_connection_closing")
 def test_request_tracing_hands_each_finished_trace_to_every_listener() -> None:
     from django.core.signals import request_finished, request_started
