@@ -1,13 +1,15 @@
 """Installs the tracing wrappers on ``Signal`` and records what they see.
 
 How it stays faithful to Django: the wrappers do not reimplement dispatch.
-Each wrapped send method marks the send as *pending* and calls Django's own
+Each wrapped send method notes the send in progress and calls Django's own
 method. Django then asks ``Signal._live_receivers`` for the receivers; our
-version of it hands back, for the pending send only, thin proxies that time
-each call and record its outcome. When Django's method returns, the wrapper
-swaps the proxies in the ``(receiver, response)`` pairs for the original
-receivers. Order, concurrency, error handling, logging, weak references and
-caching are therefore Django's own, on every Django version.
+version of it hands back, for that send only, thin proxies that time each
+call and record its outcome. When Django's method returns, the wrapper swaps
+the proxies in the ``(receiver, response)`` pairs for the original receivers.
+Order, concurrency, error handling, logging, weak references and caching are
+therefore Django's own, on every Django version. The one shortcut: a send
+that Django's method would answer with ``[]`` at its first line (no receiver
+can be reached) is counted and answered with ``[]`` here.
 
 The wrappers are installed when the first capture starts and removed when the
 last one ends, so with no capture active ``Signal.send`` is Django's function.
@@ -73,13 +75,9 @@ _async_call: contextvars.ContextVar[ReceiverCall | None] = contextvars.ContextVa
 )
 #: Async receiver calls by task. Django 6.x runs concurrent async receivers as
 #: tasks sharing one context, where a context variable cannot tell them apart.
-_task_calls: weakref.WeakKeyDictionary[asyncio.Task[Any], ReceiverCall] = (
-    weakref.WeakKeyDictionary()
-)
-
-#: How many async receiver calls are running; current_call() skips the task
-#: lookup when none are.
-_async_calls_running = 0
+#: A plain dict (each entry is removed when its call ends), so that an empty one
+#: lets current_call() skip the task lookup cheaply.
+_task_calls: dict[asyncio.Task[Any], ReceiverCall] = {}
 
 _ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 _METHODS = ("send", "send_robust", "asend", "asend_robust", "_live_receivers")
@@ -189,7 +187,7 @@ def current_call() -> ReceiverCall | None:
     event = _sending.get()
     if event is None:
         return None
-    if _async_calls_running:
+    if _task_calls:
         loop = asyncio._get_running_loop()
         if loop is not None:
             task = asyncio.current_task(loop)
@@ -709,11 +707,9 @@ class _AsyncProxy(_Proxy):
         event = self.event
         call = ReceiverCall(event, *_describe(receiver), True)
         event.receivers.append(call)
-        global _async_calls_running
         task = asyncio.current_task()
         if task is not None:
             _task_calls[task] = call
-            _async_calls_running += 1
         # Set and restore without a token: on Django 6.x sibling receivers
         # share this context and may finish in any order. current_call()
         # ignores a value left over from a finished send.
@@ -730,7 +726,6 @@ class _AsyncProxy(_Proxy):
             _async_call.set(previous)
             if task is not None:
                 _task_calls.pop(task, None)
-                _async_calls_running -= 1
         call.response = response
         return response
 
