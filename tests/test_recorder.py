@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from typing import Any
 
@@ -385,3 +389,28 @@ def test_capture_stacks_records_each_kept_send_from_the_outermost_frame(
         "module": __name__,
         "code": 'order_placed.send(sender="shop", amount=3)',
     }
+
+
+def test_capture_works_without_django_settings() -> None:
+    """Plain Signals can be traced in a program that never configures Django."""
+    program = textwrap.dedent(
+        """
+        from django.dispatch import Signal
+        import signaltrace
+
+        done = Signal()
+        done.connect(lambda sender, **kwargs: "ok", weak=False)
+        with signaltrace.capture() as trace:
+            print(done.send(sender="job")[0][1], trace.events[0].receivers[0].name)
+        """
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok __main__.<lambda>\n"

@@ -38,6 +38,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import SyncToAsync
+from django.conf import settings
 from django.db import connections
 
 if TYPE_CHECKING:
@@ -300,6 +301,10 @@ def enter_thread() -> None:
     if _thread.generation == _generation:
         return
     if asyncio._get_running_loop() is not None:
+        return
+    if not settings.configured:
+        # A program tracing plain Signals without Django settings has no
+        # database, and reading DATABASES would raise.
         return
     with _lock:
         if not _active:
