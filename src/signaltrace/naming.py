@@ -156,6 +156,14 @@ def receiver_entry(receiver: object) -> tuple[weakref.ref[Any], str] | None:
     return _callable_names.put(receiver, callable_name(receiver))
 
 
+def receiver_entries() -> dict[int, tuple[weakref.ref[Any], str]]:
+    """The cache behind :func:`receiver_entry`, by ``id()``, for inlined lookups.
+
+    An entry is valid only when its weak reference still gives the receiver.
+    """
+    return _callable_names.entries
+
+
 def receiver_name(receiver: object) -> str:
     """Return the dotted name of a receiver, cached per receiver.
 

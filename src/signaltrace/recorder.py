@@ -102,8 +102,9 @@ _STACK_LIMIT = 128
 #: sends thousands of signals would otherwise hold megabytes of frames.
 _STACKED_EVENTS_LIMIT = 1_000
 
-#: Bound once: it runs at every sync receiver call.
+#: Bound once: they run at every sync receiver call.
 _enter_thread = queries.enter_thread
+_receiver_entries = naming.receiver_entries()
 
 
 # ------------------------------------------------------------- installation
@@ -673,7 +674,11 @@ class _SyncProxy(_Proxy):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         receiver = self.receiver
         event = self.event
-        call = ReceiverCall(event, *_describe(receiver), False)
+        entry = _receiver_entries.get(id(receiver))
+        if entry is not None and entry[0]() is receiver:  # the cache, inlined
+            call = ReceiverCall(event, entry[1], entry[0], False)
+        else:
+            call = ReceiverCall(event, *_describe(receiver), False)
         event.receivers.append(call)
         # The receiver may run in a thread of its own (sync_to_async): its
         # queries are recorded once that thread's connections are wrapped.
