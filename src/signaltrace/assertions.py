@@ -457,14 +457,14 @@ def _counted(sends: Sends, signal: object, sender: object) -> int:
     total = 0
     for (signal_name, sender_name), count in sends.counts.items():
         if isinstance(signal, str):
-            signal_ok = naming._name_matches(signal_name, signal)
+            signal_ok = naming.name_matches(signal_name, signal)
         else:
             signal_ok = signal_name == naming.signal_name(signal)  # type: ignore[arg-type]
         if sender is ANY:
             sender_ok = True
         elif isinstance(sender, str):
             sender_ok = (
-                naming._name_matches(sender_name, sender) or sender_name == sender
+                naming.name_matches(sender_name, sender) or sender_name == sender
             )
         else:
             sender_ok = sender_name == naming.sender_name(sender)
@@ -475,7 +475,7 @@ def _counted(sends: Sends, signal: object, sender: object) -> int:
 
 def _receiver_matches(call: ReceiverCall, receiver: object) -> bool:
     if isinstance(receiver, str):
-        return naming._name_matches(call.name, receiver)
+        return naming.name_matches(call.name, receiver)
     actual = call.receiver
     if actual is None:  # collected, or never weakly referenceable: use the name
         return call.name == naming.receiver_name(receiver)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "callable_name",
+    "name_matches",
     "receiver_name",
     "sender_matches",
     "sender_name",
@@ -130,11 +131,16 @@ def signal_matches(event: SignalEvent, signal: object) -> bool:
     ``"post_save"`` finds ``django.db.models.signals.post_save``.
     """
     if isinstance(signal, str):
-        return _name_matches(event.name, signal)
+        return name_matches(event.name, signal)
     return event.signal is signal
 
 
-def _name_matches(full_name: str, wanted: str) -> bool:
+def name_matches(full_name: str, wanted: str) -> bool:
+    """Whether the dotted *full_name* is what a user meant by *wanted*.
+
+    A full dotted path matches itself, a dotted tail matches its end
+    (``"signals.post_save"``), and a bare name matches the last part.
+    """
     if "." in wanted:
         return full_name == wanted or full_name.endswith("." + wanted)
     return full_name.rpartition(".")[2] == wanted
@@ -266,7 +272,7 @@ def sender_matches(event: SignalEvent, sender: object) -> bool:
         actual = event.sender
         if type(actual) is str:  # a string sender is matched as itself
             return actual == sender
-        return _name_matches(event.sender_name, sender) or event.sender_name == sender
+        return name_matches(event.sender_name, sender) or event.sender_name == sender
     return event.sender is sender
 
 

@@ -97,9 +97,9 @@ def connected_receivers(
         ((naming.signal_name(signal), signal) for signal in found),
         key=lambda pair: pair[0],
     ):
-        if signals and not any(naming._name_matches(name, s) for s in signals):
+        if signals and not any(naming.name_matches(name, s) for s in signals):
             continue
-        if any(naming._name_matches(name, s) for s in exclude_signals):
+        if any(naming.name_matches(name, s) for s in exclude_signals):
             continue
         with signal.lock:
             entries = list(signal.receivers)

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 
 from signaltrace import insights
 from signaltrace.conf import DEFAULTS
-from signaltrace.naming import _name_matches
+from signaltrace.naming import name_matches
 from signaltrace.receivers import ConnectedReceiver
 from signaltrace.values import truncate
 
@@ -76,13 +76,13 @@ def filter_trace(
         return trace
 
     def signal_kept(name: str) -> bool:
-        return (
-            not signals or any(_name_matches(name, s) for s in signals)
-        ) and not any(_name_matches(name, s) for s in exclude_signals)
+        return (not signals or any(name_matches(name, s) for s in signals)) and not any(
+            name_matches(name, s) for s in exclude_signals
+        )
 
     def sender_kept(name: str) -> bool:
         return not senders or any(
-            name == wanted or _name_matches(name, wanted) for wanted in senders
+            name == wanted or name_matches(name, wanted) for wanted in senders
         )
 
     source: list[dict[str, Any]] = trace["events"]
