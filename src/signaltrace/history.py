@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any, TypedDict
 
 from signaltrace.conf import DEFAULTS
+from signaltrace.trace import summarize
 
 __all__ = ["HistoryEntry", "TraceHistory", "history", "make_entry"]
 
@@ -49,18 +50,18 @@ def make_entry(
     status: int | None,
 ) -> HistoryEntry:
     """Build the entry for a request from its ``to_dict()`` trace."""
-    calls = [call for event in trace["events"] for call in event["receivers"]]
+    totals = summarize(trace)
     return {
         "id": trace_id,
         "method": method,
         "path": path,
         "status": status,
         "started_at": trace["started_at"],
-        "duration_ms": trace["elapsed_ms"],
-        "signal_ms": trace["duration_ms"],
-        "sends": len(trace["events"]),
-        "receivers": len(calls),
-        "errors": sum(1 for call in calls if call["error"]),
+        "duration_ms": totals["elapsed_ms"],
+        "signal_ms": totals["signal_ms"],
+        "sends": totals["sends"],
+        "receivers": totals["receivers"],
+        "errors": totals["errors"],
         "trace": trace,
     }
 

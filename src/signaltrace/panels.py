@@ -55,7 +55,7 @@ from django.utils.translation import ngettext
 from signaltrace import naming, recorder
 from signaltrace.middleware import is_enabled
 from signaltrace.render import filter_trace, html_context
-from signaltrace.trace import Trace
+from signaltrace.trace import Trace, summarize
 
 __all__ = ["SignalTracePanel"]
 
@@ -259,13 +259,13 @@ def _stats(trace: Trace) -> dict[str, Any]:
             event["stack"] = [
                 frame for frame in event["stack"] if not _is_hidden(frame, hidden)
             ]
-    calls = [call for event in data["events"] for call in event["receivers"]]
+    totals = summarize(data)
     return {
         "trace": data,
-        "sends": len(data["events"]),
-        "receivers": len(calls),
-        "errors": sum(1 for call in calls if call["error"]),
-        "signal_ms": data["duration_ms"],
+        "sends": totals["sends"],
+        "receivers": totals["receivers"],
+        "errors": totals["errors"],
+        "signal_ms": totals["signal_ms"],
         "slow_ms": trace.config.SLOW_RECEIVER_MS,
         # False until request_finished: the template says what is missing.
         "complete": trace.ended_at is not None,

@@ -22,6 +22,7 @@ from signaltrace import insights
 from signaltrace.conf import DEFAULTS
 from signaltrace.naming import name_matches
 from signaltrace.receivers import ConnectedReceiver
+from signaltrace.trace import summarize
 from signaltrace.values import truncate
 
 __all__ = [
@@ -282,18 +283,17 @@ class _TextTree:
 
 
 def _summary(trace: dict[str, Any], style: Style, verbosity: int) -> list[str]:
-    events = trace["events"]
-    calls = [call for event in events for call in event["receivers"]]
-    errors = sum(1 for call in calls if call["error"])
+    totals = summarize(trace)
+    errors = totals["errors"]
     error_text = _plural(errors, "error")
     lines = [
         style.MIGRATE_HEADING("Summary: ")
         + ", ".join(
             [
-                _plural(len(events), "send"),
-                _plural(len(calls), "receiver call"),
+                _plural(totals["sends"], "send"),
+                _plural(totals["receivers"], "receiver call"),
                 style.ERROR(error_text) if errors else error_text,
-                f"{_ms(trace['duration_ms'])} in signals",
+                f"{_ms(totals['signal_ms'])} in signals",
             ]
         )
     ]
@@ -456,17 +456,10 @@ def html_context(
             parent_node["orphans"].append(node)
     found = findings(trace)
     _attach_findings(nodes, found)
-    calls = [call for event in events for call in event["receivers"]]
     return {
         "sends": roots,
         "findings": found,
-        "summary": {
-            "sends": len(events),
-            "receivers": len(calls),
-            "errors": sum(1 for call in calls if call["error"]),
-            "signal_ms": trace["duration_ms"],
-            "elapsed_ms": trace["elapsed_ms"],
-        },
+        "summary": summarize(trace),
         **_groups(trace),
         "counts": trace["counts"],
         "dropped": trace["dropped"],

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from signaltrace.insights import Finding
     from signaltrace.queries import QueryStats
 
-__all__ = ["Location", "ReceiverCall", "SignalEvent", "StackFrame", "Trace"]
+__all__ = [
+    "Location",
+    "ReceiverCall",
+    "SignalEvent",
+    "StackFrame",
+    "Trace",
+    "summarize",
+]
 
 #: A Django send method's name: "send", "send_robust", "asend" or "asend_robust".
 Method = str
@@ -525,3 +532,19 @@ class Trace(TraceAssertions):
             "dropped": self.dropped,
             "findings": [finding.to_dict() for finding in self.findings],
         }
+
+
+def summarize(data: dict[str, Any]) -> dict[str, Any]:
+    """The totals every view of a :meth:`Trace.to_dict` trace shows.
+
+    ``sends`` (stored events), ``receivers`` (receiver calls), ``errors``
+    (calls that raised), ``signal_ms`` and ``elapsed_ms``.
+    """
+    calls = [call for event in data["events"] for call in event["receivers"]]
+    return {
+        "sends": len(data["events"]),
+        "receivers": len(calls),
+        "errors": sum(1 for call in calls if call["error"]),
+        "signal_ms": data["duration_ms"],
+        "elapsed_ms": data["elapsed_ms"],
+    }
