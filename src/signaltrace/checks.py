@@ -26,7 +26,6 @@ import gc
 import importlib.util
 import sys
 import types
-import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from django.core.checks import CheckMessage, Warning
 from django.dispatch import Signal
 
 from signaltrace import naming
-from signaltrace.receivers import find_signals
+from signaltrace.receivers import find_signals, live_entries
 
 __all__ = [
     "RECEIVER_MODULES",
@@ -201,7 +200,8 @@ def check_duplicate_receivers(
     messages: list[CheckMessage] = []
     for signal in find_signals():
         groups: dict[tuple[Any, ...], list[types.FunctionType]] = {}
-        for receiver, _weak, sender_key in _live_entries(signal):
+        for entry in live_entries(signal):
+            receiver, sender_key = entry.receiver, entry.lookup_key[1]
             if type(receiver) is not types.FunctionType:
                 continue
             source = naming.source_location(receiver)
@@ -262,7 +262,9 @@ def check_collectable_receivers(
     objects: list[object] = []
     methods: list[tuple[Signal, str, object]] = []
     for signal in find_signals():
-        for receiver, weak, _sender_key in _live_entries(signal):
+        # Unpacked by a generator, which lets go of each entry: only
+        # ``receiver`` outlives the loop, and it is cleared below.
+        for weak, receiver in ((e.weak, e.receiver) for e in live_entries(signal)):
             if not weak:
                 continue
             if type(receiver) is types.MethodType:
@@ -392,25 +394,6 @@ def _cycles_through(obj: object) -> dict[int, object] | None:
 
 
 # ------------------------------------------------------------------ shared
-
-
-def _live_entries(signal: Signal) -> list[tuple[Any, bool, object]]:
-    """``(receiver, weak, sender key)`` of each live entry of *signal*.
-
-    See :mod:`signaltrace.receivers` for the shapes of ``Signal.receivers``
-    across Django versions; the first two items are the same in all of them:
-    ``((uid or id, sender id), receiver or weak reference)``.
-    """
-    with signal.lock:
-        entries = list(signal.receivers)
-    live = []
-    for entry in entries:
-        (_uid, sender_key), reference = entry[0], entry[1]
-        weak = isinstance(reference, weakref.ReferenceType)
-        receiver = reference() if weak else reference
-        if receiver is not None:
-            live.append((receiver, weak, sender_key))
-    return live
 
 
 def _concerns(

@@ -21,7 +21,7 @@ import types
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.dispatch import Signal
 from django.dispatch.dispatcher import (  # type: ignore[attr-defined]
@@ -33,7 +33,58 @@ from signaltrace import naming
 from signaltrace.trace import Location
 from signaltrace.values import safe_repr
 
-__all__ = ["ConnectedReceiver", "connected_receivers", "find_signals"]
+__all__ = [
+    "ConnectedReceiver",
+    "LiveEntry",
+    "connected_receivers",
+    "find_signals",
+    "live_entries",
+]
+
+
+class LiveEntry(NamedTuple):
+    """One entry of ``Signal.receivers`` whose receiver (and sender) still live.
+
+    Attributes:
+        receiver: the receiver itself, dereferenced.
+        weak: whether Django holds it through a weak reference.
+        lookup_key: ``(dispatch_uid or id(receiver), id(sender))``.
+        sender: the sender on Django 6.0+ when it is held weakly, else None
+            (older versions keep only its id, in ``lookup_key``).
+        is_async: whether Django awaits it (False on Django 4.2).
+    """
+
+    receiver: Any
+    weak: bool
+    lookup_key: tuple[Any, Any]
+    sender: object
+    is_async: bool
+
+
+def live_entries(signal: Signal) -> list[LiveEntry]:
+    """The live entries of *signal*, in the order Django calls them.
+
+    Entries whose receiver or sender was garbage collected are skipped, as
+    Django skips them when sending. The list is copied under the signal's
+    lock and never changed.
+    """
+    with signal.lock:
+        entries = list(signal.receivers)
+    live = []
+    for entry in entries:
+        reference = entry[1]
+        weak = issubclass(type(reference), weakref.ReferenceType)
+        receiver = reference() if weak else reference
+        if receiver is None:
+            continue
+        sender = None
+        if len(entry) == 4 and entry[2] is not None:
+            sender = entry[2]()
+            if sender is None:
+                continue
+        is_async = bool(entry[-1]) if len(entry) >= 3 else False
+        live.append(LiveEntry(receiver, weak, entry[0], sender, is_async))
+    return live
 
 
 @dataclass(frozen=True)
@@ -101,33 +152,18 @@ def connected_receivers(
             continue
         if any(naming.name_matches(name, s) for s in exclude_signals):
             continue
-        with signal.lock:
-            entries = list(signal.receivers)
-        for entry in entries:
-            connected = _read_entry(name, entry, senders)
-            if connected is not None:
-                listed.append(connected)
+        listed.extend(_describe(name, entry, senders) for entry in live_entries(signal))
     return listed
 
 
-def _read_entry(
-    signal_name: str, entry: tuple[Any, ...], senders: _SenderNames
-) -> ConnectedReceiver | None:
-    """Describe one ``Signal.receivers`` entry, or None when it is dead."""
-    lookup_key, reference = entry[0], entry[1]
-    sender_ref = entry[2] if len(entry) == 4 else None
-    is_async = bool(entry[-1]) if len(entry) >= 3 else False
-
-    weak = issubclass(type(reference), weakref.ReferenceType)
-    receiver = reference() if weak else reference
-    if receiver is None:
-        return None
-    uid_or_id, sender_id = lookup_key
-    if sender_ref is not None:
-        sender = sender_ref()
-        if sender is None:
-            return None
-        sender_label: str | None = naming.sender_name(sender)
+def _describe(
+    signal_name: str, entry: LiveEntry, senders: _SenderNames
+) -> ConnectedReceiver:
+    """Describe one live entry of a signal named *signal_name*."""
+    receiver = entry.receiver
+    uid_or_id, sender_id = entry.lookup_key
+    if entry.sender is not None:
+        sender_label: str | None = naming.sender_name(entry.sender)
     else:
         sender_label = senders.name(sender_id)
     dispatch_uid = None
@@ -139,9 +175,9 @@ def _read_entry(
         name=naming.callable_name(receiver),
         source=Location(*found) if found else None,
         sender=sender_label,
-        weak=weak,
+        weak=entry.weak,
         dispatch_uid=dispatch_uid,
-        is_async=is_async,
+        is_async=entry.is_async,
     )
 
 
