@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from django.dispatch import Signal
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "callable_name",
+    "module_globals",
     "name_matches",
     "receiver_name",
     "sender_matches",
@@ -90,14 +91,26 @@ def signal_name(signal: Signal) -> str:
     return name
 
 
-def _find_signal_name(signal: Signal) -> str:
-    candidates: list[tuple[str, str]] = []
+def module_globals() -> Iterator[tuple[str, str, object]]:
+    """Yield ``(module name, attribute, value)`` for every loaded module's globals.
+
+    Reads the modules' dicts only: no lazy module ``__getattr__`` runs, and
+    objects that stand in for modules in ``sys.modules`` are skipped by
+    ``type()``, which (unlike ``isinstance()``) does not evaluate lazy objects.
+    """
     for module_name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType):  # lazy stand-ins exist
-            continue  # type: ignore[unreachable]
+        if not issubclass(type(module), types.ModuleType):
+            continue
         for attribute, value in list(vars(module).items()):
-            if value is signal:
-                candidates.append((module_name, attribute))
+            yield module_name, attribute, value
+
+
+def _find_signal_name(signal: Signal) -> str:
+    candidates = [
+        (module_name, attribute)
+        for module_name, attribute, value in module_globals()
+        if value is signal
+    ]
     if not candidates:
         cls = type(signal)
         return f"<unnamed {cls.__module__}.{cls.__qualname__}>"

@@ -16,8 +16,6 @@ Reading the list never changes it and never calls a receiver.
 
 from __future__ import annotations
 
-import sys
-import types
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -234,12 +232,8 @@ def _scan_modules() -> tuple[list[Signal], dict[int, object]]:
     """
     signals: dict[int, Signal] = {}
     objects: dict[int, object] = {}
-    for module in list(sys.modules.values()):
-        if not issubclass(type(module), types.ModuleType):
-            continue
-        namespace = module.__dict__
-        for value in list(namespace.values()):
-            objects[id(value)] = value
-            if issubclass(type(value), Signal):
-                signals[id(value)] = value
+    for _module, _attribute, value in naming.module_globals():
+        objects[id(value)] = value
+        if issubclass(type(value), Signal):
+            signals[id(value)] = value  # type: ignore[assignment]
     return list(signals.values()), objects
