@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from django.dispatch import Signal
@@ -82,6 +82,7 @@ def signal_name(signal: Signal) -> str:
     whose source assigns it wins. A signal that lives in no module (created in a
     function, for instance) gets a readable fallback naming its class.
     """
+    # _IdentityCache.get(), inlined: this runs at every recorded send.
     entry = _signal_names.entries.get(id(signal))
     if entry is not None and entry[0]() is signal:
         return entry[1]
@@ -169,8 +170,8 @@ def receiver_entry(receiver: object) -> tuple[weakref.ref[Any], str] | None:
 
     Cached per receiver; None when it cannot be weakly referenced.
     """
-    entry = _callable_names.entries.get(id(receiver))
-    if entry is not None and entry[0]() is receiver:
+    entry = _callable_names.get(receiver)
+    if entry is not None:
         return entry
     return _callable_names.put(receiver, callable_name(receiver))
 
@@ -189,8 +190,8 @@ def receiver_name(receiver: object) -> str:
     See :func:`callable_name` for how each kind of callable is named.
     """
     key = receiver.__func__ if type(receiver) is types.MethodType else receiver
-    entry = _callable_names.entries.get(id(key))
-    if entry is not None and entry[0]() is key:
+    entry = _callable_names.get(key)
+    if entry is not None:
         return entry[1]
     name = callable_name(receiver)
     _callable_names.put(key, name)
@@ -287,10 +288,3 @@ def sender_matches(event: SignalEvent, sender: object) -> bool:
             return actual == sender
         return name_matches(event.sender_name, sender) or event.sender_name == sender
     return event.sender is sender
-
-
-def describe(obj: Callable[..., Any] | object) -> str:
-    """Return the name of a receiver or the dotted path of a signal."""
-    if isinstance(obj, Signal):
-        return signal_name(obj)
-    return callable_name(obj)
