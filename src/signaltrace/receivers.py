@@ -41,21 +41,18 @@ __all__ = [
 
 
 class LiveEntry(NamedTuple):
-    """One entry of ``Signal.receivers`` whose receiver (and sender) still live.
+    """One entry of ``Signal.receivers`` whose receiver (and sender) still live."""
 
-    Attributes:
-        receiver: the receiver itself, dereferenced.
-        weak: whether Django holds it through a weak reference.
-        lookup_key: ``(dispatch_uid or id(receiver), id(sender))``.
-        sender: the sender on Django 6.0+ when it is held weakly, else None
-            (older versions keep only its id, in ``lookup_key``).
-        is_async: whether Django awaits it (False on Django 4.2).
-    """
-
+    #: The receiver itself, dereferenced.
     receiver: Any
+    #: Whether Django holds it through a weak reference.
     weak: bool
+    #: ``(dispatch_uid or id(receiver), id(sender))``.
     lookup_key: tuple[Any, Any]
+    #: The sender on Django 6.0+ when it is held weakly, else None (older
+    #: versions keep only its id, in ``lookup_key``).
     sender: object
+    #: Whether Django awaits it (False on Django 4.2).
     is_async: bool
 
 
