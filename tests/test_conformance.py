@@ -262,6 +262,97 @@ def test_receivers_see_the_exception_being_handled() -> None:
     assert both(scenario) == (True, True)
 
 
+def test_a_failing_receivers_traceback_has_as_many_frames_as_in_django() -> None:
+    """send() calls receivers itself: its frame stands where Django's would."""
+    signal = Signal()
+    signal.connect(failing)
+
+    def scenario() -> list[str]:
+        with pytest.raises(Failure) as info:
+            signal.send(sender=None)
+        return [frame.name for frame in info.traceback]
+
+    bare, traced = both(scenario)
+    assert len(traced) == len(bare)
+    assert traced[0] == bare[0] == "scenario"
+    assert traced[-1] == bare[-1] == "failing"
+
+
+def _live_receivers_calls(scenario: Callable[[], Any]) -> int:
+    """How many times Django's own Signal._live_receivers runs in *scenario*."""
+    code = recorder._originals.get("_live_receivers", Signal._live_receivers).__code__
+    calls = 0
+
+    def profile(frame: types.FrameType, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code is code:
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        scenario()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+@pytest.mark.parametrize("with_async", [False, True])
+def test_receivers_are_looked_up_once_per_send_as_in_django(with_async: bool) -> None:
+    if with_async and not HAS_ASYNC:
+        pytest.skip("async receivers: Django 5.0+")
+    signal = Signal()
+    signal.connect(plain)
+    if with_async:
+        signal.connect(coroutine)
+
+    def scenario() -> int:
+        return _live_receivers_calls(lambda: signal.send(sender=None))
+
+    assert both(scenario) == (1, 1)
+
+
+def test_a_signal_class_with_its_own_live_receivers_is_dispatched_by_it() -> None:
+    looked_up: list[object] = []
+
+    class Filtered(Signal):
+        def _live_receivers(self, sender: object) -> Any:
+            looked_up.append(sender)
+            receivers = super()._live_receivers(sender)
+            if type(receivers) is tuple:
+                return [r for r in receivers[0] if r is not plain], receivers[1]
+            return [r for r in receivers if r is not plain]
+
+    signal = Filtered()
+    signal.connect(plain)
+    keep = Handler()
+    signal.connect(keep.method)
+
+    def scenario() -> list[tuple[Any, Any]]:
+        looked_up.clear()
+        responses = signal.send(sender="s")
+        assert looked_up == ["s"]
+        return responses
+
+    bare, traced = both(scenario)
+    assert traced == bare == [(keep.method, "method")]
+
+
+def test_another_tools_send_wrapper_still_runs() -> None:
+    seen: list[str] = []
+    djangos = Signal.send
+
+    def wrapper(self: Signal, sender: object, **named: Any) -> Any:
+        seen.append("wrapper")
+        return djangos(self, sender, **named)
+
+    signal = Signal()
+    signal.connect(plain)
+    with mock.patch.object(Signal, "send", wrapper):
+        bare, traced = both(lambda: signal.send(sender=None))
+    assert bare == traced == [(plain, "plain")]
+    assert seen == ["wrapper", "wrapper"]
+
+
 # ------------------------------------------------------- weak references
 
 

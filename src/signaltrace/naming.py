@@ -268,16 +268,33 @@ def sender_name(sender: object) -> str:
     if sender is None:
         return "None"
     if issubclass(type(sender), type):
-        entry = _sender_names.get(sender)
+        cls = cast(type, sender)
+        entry = class_sender_entry(cls)
         if entry is not None:
             return entry[1]
-        cls = cast(type, sender)
-        name = f"{cls.__module__}.{cls.__qualname__}"
-        _sender_names.put(sender, name)
-        return name
+        return f"{cls.__module__}.{cls.__qualname__}"
     from signaltrace.values import safe_repr
 
     return safe_repr(sender)
+
+
+def class_sender_entry(sender: type) -> tuple[weakref.ref[Any], str] | None:
+    """Return ``(weak reference, dotted path)`` of a class sender, cached per class.
+
+    None for a class that cannot be weakly referenced.
+    """
+    entry = _sender_names.get(sender)
+    if entry is not None:
+        return entry
+    return _sender_names.put(sender, f"{sender.__module__}.{sender.__qualname__}")
+
+
+def sender_entries() -> dict[int, tuple[weakref.ref[Any], str]]:
+    """The cache behind :func:`class_sender_entry`, by ``id()``, for inlined lookups.
+
+    An entry is valid only when its weak reference still gives the sender.
+    """
+    return _sender_names.entries
 
 
 def sender_matches(event: SignalEvent, sender: object) -> bool:

@@ -41,10 +41,12 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import connections
 
+from signaltrace.records import CALL_QUERIES
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from signaltrace.trace import ReceiverCall
+    from signaltrace.records import CallRecord
 
 __all__ = [
     "MAX_DISTINCT_SQL",
@@ -168,12 +170,12 @@ _generation = 0
 _active = False
 
 
-def _no_call() -> ReceiverCall | None:
+def _no_call() -> CallRecord | None:
     return None
 
 
-#: Which receiver call is running in this context (the recorder's current_call).
-_current_call: Callable[[], ReceiverCall | None] = _no_call
+#: The record of the receiver call running in this context (from the recorder).
+_current_call: Callable[[], CallRecord | None] = _no_call
 #: ``connections.create_connection`` as another tool set it on the instance
 #: before :func:`start` replaced it; None when it was the class's method.
 _create_before: Callable[[str], BaseDatabaseWrapper] | None = None
@@ -205,9 +207,9 @@ def _record(
         return execute(sql, params, many, context)
     finally:
         elapsed = perf_counter() - started
-        stats = call.query_stats
+        stats = call[CALL_QUERIES]
         if stats is None:
-            stats = call.query_stats = QueryStats()
+            stats = call[CALL_QUERIES] = QueryStats()
         # Anything but text (a psycopg Composed, say) would have to be
         # rendered to be compared; such queries are counted under one label.
         text = sql if type(sql) is str else "<SQL object>"
@@ -234,8 +236,8 @@ def _create_connection(alias: str) -> BaseDatabaseWrapper:
     return connection
 
 
-def start(current_call: Callable[[], ReceiverCall | None]) -> None:
-    """Begin a generation: track queries for the calls *current_call* reports.
+def start(current_call: Callable[[], CallRecord | None]) -> None:
+    """Begin a generation: track queries for the call records *current_call* gives.
 
     Called by the recorder when it installs its wrappers on ``Signal``.
     """

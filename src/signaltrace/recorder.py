@@ -23,16 +23,15 @@ touches only those two signals, so every other send costs what it did.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from time import perf_counter
-from types import FrameType, MethodType
+from types import CodeType, FrameType, MethodType
 from typing import Any
 
 import asgiref
@@ -43,7 +42,37 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 
 from signaltrace import naming, queries
 from signaltrace.conf import get_config
-from signaltrace.trace import ReceiverCall, SignalEvent, StackFrame, Trace
+from signaltrace.records import (
+    CALL_CHILDREN,
+    CALL_DURATION,
+    CALL_EXCEPTION,
+    CALL_IS_ASYNC,
+    CALL_RESPONSE,
+    CALL_SEND,
+    CALL_STARTED_AT,
+    SEND_CALLS,
+    SEND_DISPATCHED,
+    SEND_DURATION,
+    SEND_EXCEPTION,
+    SEND_LIVE,
+    SEND_METHOD,
+    SEND_PARENT,
+    SEND_PROXIED,
+    SEND_RUNNING,
+    SEND_SIGNAL,
+    SEND_STACK,
+    SEND_STARTED_AT,
+    CallRecord,
+    SendRecord,
+    new_call,
+)
+from signaltrace.trace import (
+    ReceiverCall,
+    StackFrame,
+    Trace,
+    call_view,
+    sender_reference,
+)
 
 __all__ = [
     "acquire",
@@ -65,19 +94,19 @@ _traces: contextvars.ContextVar[tuple[Trace, ...]] = contextvars.ContextVar(
 )
 #: The traced send in progress in the current context. A nested send finds its
 #: parent here: the event's ``running`` sync receiver call.
-_sending: contextvars.ContextVar[SignalEvent | None] = contextvars.ContextVar(
+_sending: contextvars.ContextVar[SendRecord | None] = contextvars.ContextVar(
     "signaltrace_sending", default=None
 )
 #: The async receiver call running in the current context; threads started by
 #: ``sync_to_async`` inside an async receiver inherit it.
-_async_call: contextvars.ContextVar[ReceiverCall | None] = contextvars.ContextVar(
+_async_call: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
     "signaltrace_async_call", default=None
 )
 #: Async receiver calls by task. Django 6.x runs concurrent async receivers as
 #: tasks sharing one context, where a context variable cannot tell them apart.
 #: A plain dict (each entry is removed when its call ends), so that an empty one
 #: lets current_call() skip the task lookup cheaply.
-_task_calls: dict[asyncio.Task[Any], ReceiverCall] = {}
+_task_calls: dict[asyncio.Task[Any], CallRecord] = {}
 
 _ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 _METHODS = ("send", "send_robust", "asend", "asend_robust", "_live_receivers")
@@ -85,14 +114,21 @@ _lock = threading.Lock()
 _users = 0
 _originals: dict[str, Any] = {}
 _wrappers: dict[str, Any] = {}
+#: Django's own ``Signal._live_receivers`` (None if another tool's wrapper was
+#: there before us), and ours of it, while installed: see _make_sync_wrapper().
+_djangos_live_receivers: Callable[[Signal, object], Any] | None = None
+_live_receivers_wrapper: Callable[[Signal, object], Any] | None = None
 
 # Frames from these directories are skipped when looking for where a send came
 # from: the user wants their own line, not Django's model machinery.
 _SKIPPED_DIRS = (
     *(str(Path(module.__file__).parent) + "/" for module in (django, asgiref)),  # type: ignore[arg-type]
     str(Path(__file__).parent) + "/",
+    asyncio.__file__.rsplit("/", 1)[0] + "/",
 )
-_SKIPPED_FILES = (asyncio.__file__.rsplit("/", 1)[0] + "/",)
+#: Whether a file is in _SKIPPED_DIRS, by file name: asked for every frame
+#: between a send and the user's code, at every recorded send.
+_skipped_files: dict[str, bool] = {}
 # CAPTURE_STACKS: the recorder's own frames are left out of a stack, and a
 # stack keeps at most this many frames (a request through the toolbar and a
 # dozen middleware is about a hundred deep).
@@ -105,6 +141,7 @@ _STACKED_EVENTS_LIMIT = 1_000
 #: Bound once: they run at every sync receiver call.
 _enter_thread = queries.enter_thread
 _receiver_entries = naming.receiver_entries()
+_sender_entries = naming.sender_entries()
 
 
 # ------------------------------------------------------------- installation
@@ -151,7 +188,11 @@ def _install() -> None:
         _originals[name] = original
         _wrappers[name] = wrapper
         setattr(Signal, name, wrapper)
-    queries.start(current_call)
+    global _djangos_live_receivers, _live_receivers_wrapper
+    _live_receivers_wrapper = _wrappers["_live_receivers"]
+    if _is_djangos(_originals["_live_receivers"]):
+        _djangos_live_receivers = _originals["_live_receivers"]
+    queries.start(_running_call)
 
 
 def _uninstall() -> None:
@@ -163,6 +204,8 @@ def _uninstall() -> None:
             setattr(Signal, name, original)
     _originals.clear()
     _wrappers.clear()
+    global _djangos_live_receivers, _live_receivers_wrapper
+    _djangos_live_receivers = _live_receivers_wrapper = None
 
 
 # --------------------------------------------------------- capture context
@@ -185,8 +228,14 @@ def pop(token: contextvars.Token[tuple[Trace, ...]]) -> None:
 
 def current_call() -> ReceiverCall | None:
     """The receiver call that is running in this context or task, if any."""
-    event = _sending.get()
-    if event is None:
+    call = _running_call()
+    return call_view(call) if call is not None else None
+
+
+def _running_call() -> CallRecord | None:
+    """The record of the receiver call running in this context or task, if any."""
+    send = _sending.get()
+    if send is None:
         return None
     if _task_calls:
         loop = asyncio._get_running_loop()
@@ -197,9 +246,9 @@ def current_call() -> ReceiverCall | None:
                 if call is not None:
                     return call
         call = _async_call.get()
-        if call is not None and call.event is event:
+        if call is not None and call[CALL_SEND] is send:
             return call
-    return event.running
+    return send[SEND_RUNNING]  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------ request scope
@@ -370,6 +419,9 @@ def _close_request_trace(trace: Trace) -> None:
 
 
 # ------------------------------------------------------------------ sending
+#
+# What a send and its receiver calls are recorded as: see signaltrace.records.
+# The record of a send is written in the order of its layout there.
 
 
 def _begin(
@@ -378,79 +430,109 @@ def _begin(
     method: str,
     sender: object,
     named: dict[str, Any],
-) -> SignalEvent | None:
-    """Create the event for a send, or None when every trace is full."""
-    room: tuple[Trace, ...]
-    if len(traces) == 1:  # the common case, kept cheap
-        if len(traces[0].events) >= traces[0].config.MAX_EVENTS:
-            traces[0].dropped += 1
+) -> SendRecord | None:
+    """Start the record of a send, or None when every trace is full.
+
+    Called by the send wrappers only: the frame two levels up made the send.
+    Its location (and stack, if a trace wants it) is noted now, while the
+    frame is there to read; a send that reaches no receiver may yet be counted
+    instead, by :func:`_unreceived`.
+    """
+    single = len(traces) == 1  # the common case, kept cheap
+    if single:
+        trace = traces[0]
+        if len(trace._records) >= trace.config.MAX_EVENTS:
+            trace.dropped += 1
             return None
-        room = traces
     else:
-        room = tuple(t for t in traces if len(t.events) < t.config.MAX_EVENTS)
+        room = tuple(t for t in traces if len(t._records) < t.config.MAX_EVENTS)
         for trace in traces:
             if trace not in room:
                 trace.dropped += 1
         if not room:
             return None
-    name = naming.signal_name(signal)  # first call per signal scans sys.modules
-    parent_call = current_call()
+    entry = _sender_entries.get(id(sender))
+    sender_name: str | None
+    if entry is not None and entry[0]() is sender:  # a class sender, cached
+        sender_ref, sender_name = entry
+    else:
+        sender_ref, sender_name = sender_reference(sender)
+    # Where the send came from: the first frame outside Django, asgiref,
+    # asyncio and signaltrace (_location(), short-cut for a send made straight
+    # from the user's code).
+    frame = sys._getframe(2)
+    code = frame.f_code
+    if _skipped_files.get(code.co_filename) is False:
+        where: tuple[CodeType, int] | None = (code, frame.f_lasti)
+    else:
+        where = _location(frame)
+    parent = None if _sending.get() is None else _running_call()
     started_at = perf_counter()
-    event = SignalEvent(
+    send: SendRecord = [
         signal,
-        name,
-        sender,
+        sender_ref,
+        sender_name,
         named,
         method,
-        parent_call,
         started_at,
         started_at - traces[0].started_at,
-    )
-    for trace in room:
-        trace.events.append(event)
-    if parent_call is not None:
-        parent_call.children.append(event)
-    return event
+        0.0,  # duration
+        [],  # calls
+        where,
+        parent,
+        None,  # exception
+        None,  # stack
+        None,  # running call
+        False,  # dispatched
+        False,  # proxied
+        None,  # looked-up receivers
+        None,  # view
+    ]
+    if single:
+        trace._records.append(send)
+        if trace.config.CAPTURE_STACKS and len(trace._records) <= _STACKED_EVENTS_LIMIT:
+            send[SEND_STACK] = _stack(frame)
+    else:
+        for trace in room:
+            trace._records.append(send)
+            if (
+                trace.config.CAPTURE_STACKS
+                and send[SEND_STACK] is None
+                and len(trace._records) <= _STACKED_EVENTS_LIMIT
+            ):
+                send[SEND_STACK] = _stack(frame)
+    if parent is not None:
+        children = parent[CALL_CHILDREN]
+        if children is None:
+            parent[CALL_CHILDREN] = [send]
+        else:
+            children.append(send)
+    return send
 
 
-def _finish(
-    event: SignalEvent, traces: tuple[Trace, ...], frame: FrameType | None
-) -> None:
-    """Complete an event: keep it with its location, or count it if unreceived."""
-    event.duration = perf_counter() - event.started_at
-    if event.receivers:
-        _place(event, traces, frame)
-        return
+def _unreceived(send: SendRecord, traces: tuple[Trace, ...], sender: object) -> None:
+    """A send ended without reaching a receiver: count it instead of keeping it.
+
+    Unless a trace records such sends (``RECORD_UNRECEIVED``).
+    """
     kept = False
     for trace in traces:
-        if event.receivers or trace.config.RECORD_UNRECEIVED:
+        if trace.config.RECORD_UNRECEIVED:
             kept = True
-        else:  # Reached no receiver: this trace counts it instead of storing it.
-            _discard(trace.events, event)
-            _count(trace, event.signal, event.sender)
-    if kept:
-        _place(event, traces, frame)
-    elif event.parent_call is not None:
-        _discard(event.parent_call.children, event)
+        else:
+            _discard(trace._records, send)
+            _count(trace, send[SEND_SIGNAL], sender)
+    parent = send[SEND_PARENT]
+    if not kept and parent is not None and parent[CALL_CHILDREN]:
+        _discard(parent[CALL_CHILDREN], send)
 
 
-def _place(
-    event: SignalEvent, traces: tuple[Trace, ...], frame: FrameType | None
-) -> None:
-    """Note where a kept event was sent from; its whole stack if a trace wants it."""
-    event._where = _location(frame)
-    for trace in traces:
-        if trace.config.CAPTURE_STACKS and len(trace.events) <= _STACKED_EVENTS_LIMIT:
-            event.stack = _stack(frame)
+def _discard(records: list[SendRecord], send: SendRecord) -> None:
+    """Remove *send* from *records*, by identity (records are compared by value)."""
+    for position in range(len(records) - 1, -1, -1):  # it is usually the last
+        if records[position] is send:
+            del records[position]
             return
-
-
-def _discard(events: list[SignalEvent], event: SignalEvent) -> None:
-    if events and events[-1] is event:
-        events.pop()
-    else:
-        with contextlib.suppress(ValueError):
-            events.remove(event)
 
 
 def _count(trace: Trace, signal: Signal, sender: object) -> None:
@@ -466,22 +548,24 @@ def _count(trace: Trace, signal: Signal, sender: object) -> None:
         entry[2] += 1
 
 
-def _location(frame: FrameType | None) -> tuple[str, int, str] | None:
-    """The first frame outside Django, asgiref, asyncio and signaltrace."""
+def _location(frame: FrameType | None) -> tuple[CodeType, int] | None:
+    """The first frame outside Django, asgiref, asyncio and signaltrace.
+
+    Given as the frame's code and last instruction, from which
+    :attr:`SignalEvent.location` works out the line when it is read.
+    """
     first = frame
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_SKIPPED_DIRS) and not filename.startswith(
-            _SKIPPED_FILES
-        ):
-            break
+        skipped = _skipped_files.get(filename)
+        if skipped is None:
+            skipped = _skipped_files[filename] = filename.startswith(_SKIPPED_DIRS)
+        if not skipped:
+            return (frame.f_code, frame.f_lasti)
         frame = frame.f_back
-    if frame is None:
-        frame = first
-    if frame is None:
+    if first is None:
         return None
-    code = frame.f_code
-    return (code.co_filename, frame.f_lineno, code.co_name)
+    return (first.f_code, first.f_lasti)
 
 
 def _stack(frame: FrameType | None) -> tuple[StackFrame, ...]:
@@ -508,28 +592,50 @@ def _stack(frame: FrameType | None) -> tuple[StackFrame, ...]:
     return tuple(frames)
 
 
-def _unwrap_responses(responses: Any) -> Any:
-    """Give back Django's list with our proxies replaced by the original receivers."""
-    if type(responses) is list:
-        for position, pair in enumerate(responses):
-            receiver = pair[0]
-            if type(receiver) in _PROXY_TYPES:
-                responses[position] = (receiver.receiver, pair[1])
+def _settle(send: SendRecord, responses: Any) -> Any:
+    """Record the responses of the timed calls; give back Django's list.
+
+    The pairs come in the order Django called its sync receivers, which is the
+    order of the timed calls; proxies (async and robust receivers) recorded
+    their own responses and are swapped back for the original receivers.
+    """
+    if type(responses) is not list:
+        return responses
+    calls = send[SEND_CALLS]
+    if not send[SEND_PROXIED]:  # the common case: every call was timed
+        for call, pair in zip(calls, responses, strict=False):
+            call[CALL_RESPONSE] = pair[1]
+        return responses
+    timed = iter([call for call in calls if not call[CALL_IS_ASYNC]])
+    for position, pair in enumerate(responses):
+        receiver = pair[0]
+        if type(receiver) in _PROXY_TYPES:
+            responses[position] = (receiver.receiver, pair[1])
+        else:
+            call = next(timed, None)
+            if call is not None:
+                call[CALL_RESPONSE] = pair[1]
     return responses
+
+
+def _unreachable(signal: Signal, sender: object) -> bool:
+    """Whether a send cannot reach any receiver: Django's own first test.
+
+    Every Django send method starts with it and returns ``[]`` when it holds.
+    """
+    return (
+        not signal.receivers
+        or signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
+    )
 
 
 def _count_only(signal: Signal, traces: tuple[Trace, ...], sender: object) -> bool:
     """Count a send that cannot reach any receiver. True when it was counted.
 
-    The test is Django's own first line of every send method, which returns
-    ``[]`` when it holds. The hot sends that nobody receives (``pre_init`` and
-    ``post_init`` for every row of every queryset) cost no more than this.
+    The wrappers test :func:`_unreachable` (inlined) before calling this: the
+    hot sends that nobody receives (``pre_init`` and ``post_init`` for every
+    row of every queryset) cost no more than that test and this count.
     """
-    if (
-        signal.receivers
-        and signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
-    ):
-        return False
     if len(traces) == 1:  # the common case, inlined: it runs for every row
         trace = traces[0]
         if trace.config.RECORD_UNRECEIVED:
@@ -559,26 +665,80 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     # Django's method would return [] straight away for a send that _count_only
     # counts; skip calling it then. Another tool's wrapper is always called.
     skippable = _is_djangos(original)
+    # Django's send() to sync receivers only is the same on every supported
+    # version: look the receivers up once with _live_receivers(), call each in
+    # order with signal=, sender= and the named arguments, letting any error
+    # propagate, and return the (receiver, response) pairs in a new list. The
+    # wrapper runs that loop itself, timing each call: it costs a fraction of
+    # timing Django's loop from outside, and a traceback through a receiver
+    # has the wrapper's frame where Django's would be, and nothing more. The
+    # lookup stays Django's (sender filters, weak references, caching, dead
+    # receivers). Sends with async receivers (Django 5.0+) are left to
+    # Django's send(), with the receivers looked up here.
+    direct = skippable and method == "send"
 
     @functools.wraps(original)
     def traced(self: Signal, sender: object, **named: Any) -> Any:
         traces = _traces.get()
         if not traces:
             return original(self, sender, **named)
-        if _count_only(self, traces, sender):
+        if (
+            not self.receivers  # _unreachable(), inlined
+            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
+        ) and _count_only(self, traces, sender):
             return [] if skippable else original(self, sender, **named)
-        event = _begin(self, traces, method, sender, named)
-        if event is None:
+        send = _begin(self, traces, method, sender, named)
+        if send is None:
             return original(self, sender, **named)
-        token = _sending.set(event)
+        token = _sending.set(send)
         try:
-            return _unwrap_responses(original(self, sender, **named))
+            if not (
+                direct
+                and _djangos_live_receivers is not None
+                and type(self)._live_receivers is _live_receivers_wrapper
+            ):
+                return _settle(send, original(self, sender, **named))
+            receivers = _djangos_live_receivers(self, sender)
+            if type(receivers) is tuple:  # Django 5.0+: (sync, async)
+                if receivers[1]:
+                    send[SEND_LIVE] = receivers
+                    return _settle(send, original(self, sender, **named))
+                receivers = receivers[0]
+            send[SEND_DISPATCHED] = True
+            calls = send[SEND_CALLS]
+            responses = []
+            _enter_thread()  # the receivers' queries are recorded in this thread
+            for receiver in receivers:
+                entry = _receiver_entries.get(id(receiver))
+                if entry is not None and entry[0]() is receiver:  # _describe()
+                    name, ref = entry[1], entry[0]
+                else:
+                    name, ref = _describe(receiver)
+                # new_call(), inlined
+                call = [send, name, ref, False, 0.0, 0.0, None, None, None, None, None]
+                calls.append(call)
+                # Which receiver is running, for sends made from inside it.
+                send[SEND_RUNNING] = call
+                call[CALL_STARTED_AT] = started = perf_counter()
+                try:
+                    response = receiver(signal=self, sender=sender, **named)
+                except BaseException:
+                    call[CALL_DURATION] = perf_counter() - started
+                    raise  # recorded on the running call below
+                call[CALL_DURATION] = perf_counter() - started
+                call[CALL_RESPONSE] = response
+                responses.append((receiver, response))
+            send[SEND_RUNNING] = None
+            return responses
         except BaseException as error:
-            event.exception = error
+            send[SEND_EXCEPTION] = error
+            _end_running(send, error)
             raise
         finally:
             _sending.reset(token)
-            _finish(event, traces, sys._getframe(1))
+            send[SEND_DURATION] = perf_counter() - send[SEND_STARTED_AT]
+            if not send[SEND_CALLS]:
+                _unreceived(send, traces, sender)
 
     return traced
 
@@ -594,20 +754,23 @@ def _make_async_wrapper(
         traces = _traces.get()
         if not traces:
             return await original(self, sender, **named)
-        if _count_only(self, traces, sender):
+        if _unreachable(self, sender) and _count_only(self, traces, sender):
             return [] if skippable else await original(self, sender, **named)
-        event = _begin(self, traces, method, sender, named)
-        if event is None:
+        send = _begin(self, traces, method, sender, named)
+        if send is None:
             return await original(self, sender, **named)
-        token = _sending.set(event)
+        token = _sending.set(send)
         try:
-            return _unwrap_responses(await original(self, sender, **named))
+            return _settle(send, await original(self, sender, **named))
         except BaseException as error:
-            event.exception = error
+            send[SEND_EXCEPTION] = error
+            _end_running(send, error)
             raise
         finally:
             _sending.reset(token)
-            _finish(event, traces, sys._getframe(1))
+            send[SEND_DURATION] = perf_counter() - send[SEND_STARTED_AT]
+            if not send[SEND_CALLS]:
+                _unreceived(send, traces, sender)
 
     return traced
 
@@ -615,29 +778,90 @@ def _make_async_wrapper(
 def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def live_receivers(self: Signal, sender: object) -> Any:
-        receivers = original(self, sender)
-        event = _sending.get()
-        if event is None or event.signal is not self or event._dispatched:
-            return receivers
+        send = _sending.get()
+        if send is None or send[SEND_SIGNAL] is not self or send[SEND_DISPATCHED]:
+            return original(self, sender)
         # Only the first lookup of a traced send is Django's dispatch;
         # has_listeners() and other lookups get Django's answer untouched.
-        event._dispatched = True
-        sync_proxy, async_proxy = (
-            (_RobustSyncProxy, _RobustAsyncProxy)
-            if event.method in _ROBUST_METHODS
-            else (_SyncProxy, _AsyncProxy)
-        )
-        if type(receivers) is tuple:  # Django 5.0+: (sync, async)
-            sync_receivers, async_receivers = receivers
-            return (
-                [sync_proxy(receiver, event) for receiver in sync_receivers],
-                [async_proxy(receiver, event) for receiver in async_receivers]
-                if async_receivers
-                else async_receivers,
+        send[SEND_DISPATCHED] = True
+        receivers = send[SEND_LIVE]
+        if receivers is None:
+            receivers = original(self, sender)
+        async_proxy: type[_AsyncProxy] = _AsyncProxy
+        if send[SEND_METHOD] in _ROBUST_METHODS:
+            # send_robust catches a receiver's error: only a proxy can tell it
+            # from a returned exception, and keep Django's logging of it out
+            # of the receiver's duration.
+            send[SEND_PROXIED] = True
+            sync_list = receivers[0] if type(receivers) is tuple else receivers
+            sync_receivers: list[Any] = [
+                _RobustSyncProxy(receiver, send) for receiver in sync_list
+            ]
+            async_proxy = _RobustAsyncProxy
+        else:
+            sync_receivers = _TimedReceivers(
+                receivers[0] if type(receivers) is tuple else receivers
             )
-        return [sync_proxy(receiver, event) for receiver in receivers]
+            sync_receivers.send = send
+        if type(receivers) is not tuple:  # Django 4.2: sync receivers only
+            return sync_receivers
+        async_receivers = receivers[1]
+        if async_receivers:
+            send[SEND_PROXIED] = True
+            async_receivers = [
+                async_proxy(receiver, send) for receiver in async_receivers
+            ]
+        return sync_receivers, async_receivers
 
     return live_receivers
+
+
+class _TimedReceivers(list):  # type: ignore[type-arg]
+    """Django's list of sync receivers for one traced send, timing each call.
+
+    For the sends the send() wrapper leaves to Django. Django calls each
+    receiver it takes from this list, directly and in order (``for receiver in
+    sync_receivers: receiver(...)``), so the receivers Django calls and
+    returns are the original objects. A call is taken to last from the moment
+    Django takes its receiver to the moment it asks for the next one (or the
+    loop ends): the call itself plus a step of Django's loop, tens of
+    nanoseconds. A receiver that raises ends the loop; the send's wrapper then
+    records the error on the call still running (:func:`_end_running`).
+    """
+
+    __slots__ = ("send",)
+    send: SendRecord
+
+    def __iter__(self) -> Iterator[Any]:
+        send = self.send
+        calls = send[SEND_CALLS]
+        # The receivers run in the iterating thread (sync_to_async's for asend):
+        # its connections must be wrapped for their queries to be recorded.
+        _enter_thread()
+        for receiver in list.__iter__(self):
+            call = new_call(send, *_describe(receiver), False)
+            calls.append(call)
+            send[SEND_RUNNING] = call
+            call[CALL_STARTED_AT] = started = perf_counter()
+            yield receiver
+            call[CALL_DURATION] = perf_counter() - started
+            send[SEND_RUNNING] = None
+
+
+def _end_running(send: SendRecord, error: BaseException) -> None:
+    """The send failed: a sync receiver Django was calling raised *error*."""
+    call = send[SEND_RUNNING]
+    if call is None:
+        return
+    # On Django 5.x asend, an async receiver's error can end the send while a
+    # sync receiver still runs in its thread; that error is its proxy's.
+    for other in send[SEND_CALLS]:
+        if other[CALL_EXCEPTION] is error:
+            return
+    if not call[CALL_DURATION]:  # not yet ended by the loop that called it
+        call[CALL_DURATION] = perf_counter() - call[CALL_STARTED_AT]
+    call[CALL_EXCEPTION] = error
+    send[SEND_RUNNING] = None
 
 
 # ---------------------------------------------------------------- proxies
@@ -645,6 +869,9 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _describe(receiver: Any) -> tuple[str, Any]:
     """The name of a receiver and a weak reference to it (None if impossible)."""
+    entry = _receiver_entries.get(id(receiver))
+    if entry is not None and entry[0]() is receiver:  # cached
+        return entry[1], entry[0]
     if type(receiver) is MethodType:
         try:
             return naming.receiver_name(receiver), weakref.WeakMethod(receiver)
@@ -657,82 +884,18 @@ def _describe(receiver: Any) -> tuple[str, Any]:
 
 
 class _Proxy:
-    """Stands in for one receiver during one traced send, and times its call."""
+    """Stands in for one receiver during one traced send, and times its call.
 
-    __slots__ = ("event", "receiver")
+    Only where a call cannot be timed from Django's loop: async receivers (run
+    concurrently) and the receivers of ``send_robust`` and ``asend_robust``
+    (which catch errors). Other sync receivers get no proxy.
+    """
 
-    def __init__(self, receiver: Any, event: SignalEvent) -> None:
+    __slots__ = ("receiver", "send")
+
+    def __init__(self, receiver: Any, send: SendRecord) -> None:
         self.receiver = receiver
-        self.event = event
-
-
-class _SyncProxy(_Proxy):
-    """The proxy for a plain receiver."""
-
-    __slots__ = ()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        receiver = self.receiver
-        event = self.event
-        entry = _receiver_entries.get(id(receiver))
-        if entry is not None and entry[0]() is receiver:  # the cache, inlined
-            call = ReceiverCall(event, entry[1], entry[0], False)
-        else:
-            call = ReceiverCall(event, *_describe(receiver), False)
-        event.receivers.append(call)
-        # The receiver may run in a thread of its own (sync_to_async): its
-        # queries are recorded once that thread's connections are wrapped.
-        _enter_thread()
-        # Sync receivers of one send run one at a time: the event itself says
-        # which one is running, for sends made from inside it.
-        event.running = call
-        started = perf_counter()
-        try:
-            response = receiver(*args, **kwargs)
-        except BaseException as error:
-            call.exception = error
-            raise
-        finally:
-            call.duration = perf_counter() - started
-            event.running = None
-        call.response = response
-        return response
-
-
-class _AsyncProxy(_Proxy):
-    """The proxy for a coroutine receiver: calling it returns a coroutine."""
-
-    __slots__ = ()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._run(args, kwargs)
-
-    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        receiver = self.receiver
-        event = self.event
-        call = ReceiverCall(event, *_describe(receiver), True)
-        event.receivers.append(call)
-        task = asyncio.current_task()
-        if task is not None:
-            _task_calls[task] = call
-        # Set and restore without a token: on Django 6.x sibling receivers
-        # share this context and may finish in any order. current_call()
-        # ignores a value left over from a finished send.
-        previous = _async_call.get()
-        _async_call.set(call)
-        started = perf_counter()
-        try:
-            response = await receiver(*args, **kwargs)
-        except BaseException as error:
-            call.exception = error
-            raise
-        finally:
-            call.duration = perf_counter() - started
-            _async_call.set(previous)
-            if task is not None:
-                _task_calls.pop(task, None)
-        call.response = response
-        return response
+        self.send = send
 
 
 class _Delegating:
@@ -750,15 +913,73 @@ class _Delegating:
         return getattr(self.receiver, name)
 
 
-class _RobustSyncProxy(_Delegating, _SyncProxy):
+class _RobustSyncProxy(_Delegating, _Proxy):
+    """The proxy for a sync receiver of ``send_robust`` or ``asend_robust``."""
+
     __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        receiver = self.receiver
+        send = self.send
+        call = new_call(send, *_describe(receiver), False)
+        send[SEND_CALLS].append(call)
+        # asend_robust runs sync receivers in a sync_to_async thread.
+        _enter_thread()
+        send[SEND_RUNNING] = call
+        call[CALL_STARTED_AT] = started = perf_counter()
+        try:
+            response = receiver(*args, **kwargs)
+        except BaseException as error:
+            call[CALL_EXCEPTION] = error
+            raise
+        finally:
+            call[CALL_DURATION] = perf_counter() - started
+            send[SEND_RUNNING] = None
+        call[CALL_RESPONSE] = response
+        return response
+
+
+class _AsyncProxy(_Proxy):
+    """The proxy for a coroutine receiver: calling it returns a coroutine."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._run(args, kwargs)
+
+    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        receiver = self.receiver
+        send = self.send
+        call = new_call(send, *_describe(receiver), True)
+        send[SEND_CALLS].append(call)
+        task = asyncio.current_task()
+        if task is not None:
+            _task_calls[task] = call
+        # Set and restore without a token: on Django 6.x sibling receivers
+        # share this context and may finish in any order. _running_call()
+        # ignores a value left over from a finished send.
+        previous = _async_call.get()
+        _async_call.set(call)
+        call[CALL_STARTED_AT] = started = perf_counter()
+        try:
+            response = await receiver(*args, **kwargs)
+        except BaseException as error:
+            call[CALL_EXCEPTION] = error
+            raise
+        finally:
+            call[CALL_DURATION] = perf_counter() - started
+            _async_call.set(previous)
+            if task is not None:
+                _task_calls.pop(task, None)
+        call[CALL_RESPONSE] = response
+        return response
 
 
 class _RobustAsyncProxy(_Delegating, _AsyncProxy):
     __slots__ = ()
 
 
-_PROXY_TYPES = frozenset({_SyncProxy, _AsyncProxy, _RobustSyncProxy, _RobustAsyncProxy})
+_PROXY_TYPES = frozenset({_AsyncProxy, _RobustSyncProxy, _RobustAsyncProxy})
 
 # ------------------------------------------------------------------ capture
 

@@ -9,17 +9,47 @@ it, so that a capture never keeps alive what Django would have let go.
 
 from __future__ import annotations
 
+import functools
 import linecache
 import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import MethodType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from types import CodeType, MethodType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from signaltrace import insights, naming
 from signaltrace.assertions import EventList, Sends, TraceAssertions
 from signaltrace.conf import Config
+from signaltrace.records import (
+    CALL_CHILDREN,
+    CALL_DURATION,
+    CALL_EXCEPTION,
+    CALL_IS_ASYNC,
+    CALL_NAME,
+    CALL_QUERIES,
+    CALL_REF,
+    CALL_RESPONSE,
+    CALL_SEND,
+    CALL_STARTED_AT,
+    CALL_VIEW,
+    SEND_CALLS,
+    SEND_DURATION,
+    SEND_EXCEPTION,
+    SEND_KWARGS,
+    SEND_METHOD,
+    SEND_PARENT,
+    SEND_SENDER_NAME,
+    SEND_SENDER_REF,
+    SEND_SIGNAL,
+    SEND_STACK,
+    SEND_START,
+    SEND_STARTED_AT,
+    SEND_VIEW,
+    SEND_WHERE,
+    CallRecord,
+    SendRecord,
+)
 from signaltrace.values import format_exception, safe_kwargs, safe_repr, truncate
 
 if TYPE_CHECKING:
@@ -34,6 +64,9 @@ __all__ = [
     "SignalEvent",
     "StackFrame",
     "Trace",
+    "call_view",
+    "send_view",
+    "sender_reference",
     "summarize",
 ]
 
@@ -54,6 +87,41 @@ def _weak_or_strong(obj: object) -> Any:
         return weakref.ref(obj)
     except TypeError:
         return _Strong(obj)
+
+
+def sender_reference(sender: object) -> tuple[Any, str | None]:
+    """Return how a :class:`SignalEvent` holds *sender*: a reference and a name.
+
+    The reference is a callable giving back the sender, weak where possible. A
+    sender held weakly may be gone when its name is wanted, so it is named now;
+    classes (model classes above all) come from a cache, reference and name.
+    Others (None, strings, numbers) are held as they are and named on demand
+    (the name is None).
+    """
+    if issubclass(type(sender), type):  # not isinstance(): it may evaluate lazy objects
+        entry = naming.class_sender_entry(cast(type, sender))
+        if entry is not None:
+            return entry
+    ref = _weak_or_strong(sender)
+    if ref is None or type(ref) is _Strong:
+        return ref, None
+    return ref, naming.sender_name(sender)
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_number(code: CodeType, instruction: int) -> int:
+    """The line of *code* that the instruction at byte offset *instruction* is on.
+
+    What ``frame.f_lineno`` answers, worked out when a location is read rather
+    than at every send: ``f_lineno`` scans the code's line table each time.
+    """
+    line = code.co_firstlineno
+    for start, end, number in code.co_lines():
+        if start <= instruction < end:
+            return number if number is not None else line
+        if number is not None:
+            line = number
+    return line
 
 
 class _Strong:
@@ -112,62 +180,91 @@ class StackFrame(NamedTuple):
 
 
 class ReceiverCall:
-    """One call of one receiver during a send.
+    """One call of one receiver during a send (a view of the recorder's record).
 
-    Attributes:
-        name: the receiver's dotted path (see :func:`signaltrace.naming.receiver_name`).
-        event: the :class:`SignalEvent` this call belongs to.
-        is_async: whether the receiver is a coroutine function.
-        duration: seconds the call took (for async receivers, from the first step
-            of the coroutine to its end, so concurrent receivers overlap).
-        response: what the receiver returned (None while running or when it raised).
-        exception: what it raised, or None. Errors that ``send_robust`` swallowed
-            are recorded here too.
-        children: events sent from inside this call, in start order.
-        query_stats: the database queries the call ran itself (those of nested
-            receivers belong to them), or None when it ran none; see
-            :mod:`signaltrace.queries`.
+    Built when first read (see :func:`call_view`); reading a call still running
+    shows it as it is so far.
     """
 
-    __slots__ = (
-        "_receiver_ref",
-        "children",
-        "duration",
-        "event",
-        "exception",
-        "is_async",
-        "name",
-        "query_stats",
-        "response",
-    )
+    __slots__ = ("_record",)
 
-    def __init__(
-        self, event: SignalEvent, name: str, receiver_ref: Any, is_async: bool
-    ) -> None:
-        self.event = event
-        self.name = name
-        self._receiver_ref = receiver_ref
-        self.is_async = is_async
-        self.duration = 0.0
-        self.response: Any = None
-        self.exception: BaseException | None = None
-        self.children: list[SignalEvent] = []
-        self.query_stats: QueryStats | None = None
+    def __init__(self, record: CallRecord) -> None:
+        self._record = record
+
+    @property
+    def name(self) -> str:
+        """The receiver's dotted path (see :func:`signaltrace.naming.receiver_name`)."""
+        return self._record[CALL_NAME]  # type: ignore[no-any-return]
+
+    @property
+    def event(self) -> SignalEvent:
+        """The :class:`SignalEvent` this call belongs to."""
+        return send_view(self._record[CALL_SEND])
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the receiver is a coroutine function."""
+        return self._record[CALL_IS_ASYNC]  # type: ignore[no-any-return]
+
+    @property
+    def started_at(self) -> float:
+        """``time.perf_counter()`` when the call began."""
+        return self._record[CALL_STARTED_AT]  # type: ignore[no-any-return]
+
+    @property
+    def duration(self) -> float:
+        """Seconds the call took.
+
+        For async receivers, from the first step of the coroutine to its end,
+        so concurrent receivers overlap.
+        """
+        return self._record[CALL_DURATION]  # type: ignore[no-any-return]
+
+    @property
+    def response(self) -> Any:
+        """What the receiver returned.
+
+        None while it runs, when it raised, or when a later receiver's error
+        ended the send (Django returns no responses then).
+        """
+        return self._record[CALL_RESPONSE]
+
+    @property
+    def exception(self) -> BaseException | None:
+        """What the receiver raised, or None; errors ``send_robust`` caught too."""
+        return self._record[CALL_EXCEPTION]  # type: ignore[no-any-return]
+
+    @property
+    def children(self) -> list[SignalEvent]:
+        """Events sent from inside this call, in start order."""
+        children = self._record[CALL_CHILDREN]
+        return [send_view(child) for child in children] if children else []
+
+    @property
+    def query_stats(self) -> QueryStats | None:
+        """The queries the call ran itself (not those of nested receivers), if any.
+
+        See :mod:`signaltrace.queries`.
+        """
+        return self._record[CALL_QUERIES]  # type: ignore[no-any-return]
 
     @property
     def queries(self) -> int:
         """How many database queries the call ran itself, on every connection."""
-        return self.query_stats.count if self.query_stats is not None else 0
+        stats = self.query_stats
+        return stats.count if stats is not None else 0
 
     @property
     def query_time(self) -> float:
         """Seconds those queries took."""
-        return self.query_stats.time if self.query_stats is not None else 0.0
+        stats = self.query_stats
+        return stats.time if stats is not None else 0.0
 
     @property
     def receiver(self) -> Any:
         """The receiver object, or None once Python has collected it."""
-        return self._receiver_ref() if self._receiver_ref is not None else None
+        ref = self._record[CALL_REF]
+        return ref() if ref is not None else None
 
     @property
     def failed(self) -> bool:
@@ -183,6 +280,12 @@ class ReceiverCall:
         found = naming.source_location(receiver)
         return Location(*found) if found else None
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReceiverCall) and other._record is self._record
+
+    def __hash__(self) -> int:
+        return id(self._record)
+
     def __repr__(self) -> str:
         state = f"raised {type(self.exception).__name__}" if self.failed else "ok"
         return f"<ReceiverCall {self.name} {self.duration * 1000:.3f} ms {state}>"
@@ -190,17 +293,28 @@ class ReceiverCall:
     def to_dict(self, config: Config) -> dict[str, Any]:
         """Return the JSON-safe form used by :meth:`Trace.to_dict`."""
         source = self.source
+        exception = self.exception
         return {
             "name": self.name,
             "duration_ms": round(self.duration * 1000, 4),
             "is_async": self.is_async,
-            "response": None if self.failed else safe_repr(self.response, config),
-            "error": format_exception(self.exception, config)
-            if self.exception is not None
+            "response": None
+            if exception is not None
+            else safe_repr(self.response, config),
+            "error": format_exception(exception, config)
+            if exception is not None
             else None,
             "source": source.to_dict() if source else None,
             **_queries_dict(self.query_stats, config),
         }
+
+
+def call_view(record: CallRecord) -> ReceiverCall:
+    """The :class:`ReceiverCall` of a call record, built once and kept in it."""
+    view = record[CALL_VIEW]
+    if view is None:
+        view = record[CALL_VIEW] = ReceiverCall(record)
+    return view  # type: ignore[no-any-return]
 
 
 def _queries_dict(stats: QueryStats | None, config: Config) -> dict[str, Any]:
@@ -233,107 +347,129 @@ def _queries_dict(stats: QueryStats | None, config: Config) -> dict[str, Any]:
 class SignalEvent:
     """One call of ``Signal.send``, ``send_robust``, ``asend`` or ``asend_robust``.
 
-    Attributes:
-        signal: the Signal object.
-        name: its dotted import path, e.g. ``django.db.models.signals.post_save``.
-        kwargs: the keyword arguments as passed to the send method.
-        method: ``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``.
-        receivers: one :class:`ReceiverCall` per receiver actually called, in the
-            order the calls started.
-        started_at: ``time.perf_counter()`` when the send began.
-        start: seconds between the start of the outermost active capture and the
-            send.
-        duration: seconds the whole send took.
-        parent_call: the :class:`ReceiverCall` that made this send, or None.
-        depth: 0 for a send made outside any receiver, parent's depth + 1 inside.
-        exception: the exception that propagated out of the send, if any.
-        stack: the frames the send was made from, outermost first, without
-            signaltrace's own; None unless a trace recording it has
-            ``CAPTURE_STACKS`` on.
+    A read-only view of the recorder's record, built when first read (see
+    :func:`send_view`); reading a send still running shows it as it is so far.
     """
 
-    __slots__ = (
-        "_dispatched",
-        "_sender_name",
-        "_sender_ref",
-        "_where",
-        "depth",
-        "duration",
-        "exception",
-        "kwargs",
-        "method",
-        "name",
-        "parent_call",
-        "receivers",
-        "running",
-        "signal",
-        "stack",
-        "start",
-        "started_at",
-    )
+    __slots__ = ("_name", "_record")
 
-    def __init__(
-        self,
-        signal: Signal,
-        name: str,
-        sender: object,
-        kwargs: dict[str, Any],
-        method: Method,
-        parent_call: ReceiverCall | None,
-        started_at: float,
-        start: float,
-    ) -> None:
-        self.signal = signal
-        self.name = name
-        self._sender_ref = ref = _weak_or_strong(sender)
-        # A sender held weakly may be gone when the name is wanted: name it now.
-        # Others (None, strings, numbers) are named on demand.
-        self._sender_name = (
-            naming.sender_name(sender)
-            if ref is not None and type(ref) is not _Strong
-            else None
-        )
-        self.kwargs = kwargs
-        self.method = method
-        self.parent_call = parent_call
-        self.depth: int = parent_call.event.depth + 1 if parent_call is not None else 0
-        self.receivers: list[ReceiverCall] = []
-        self.started_at = started_at
-        self.start = start
-        self.duration = 0.0
-        self._where: tuple[str, int, str] | None = None
-        self.stack: tuple[StackFrame, ...] | None = None
-        self.exception: BaseException | None = None
-        #: The sync receiver call in progress (recorder bookkeeping).
-        self.running: ReceiverCall | None = None
-        self._dispatched = False
+    def __init__(self, record: SendRecord) -> None:
+        self._record = record
+        self._name: str | None = None
+
+    @property
+    def signal(self) -> Signal:
+        """The Signal object."""
+        return self._record[SEND_SIGNAL]  # type: ignore[no-any-return]
+
+    @property
+    def name(self) -> str:
+        """The signal's dotted import path.
+
+        For example ``django.db.models.signals.post_save``; see
+        :func:`signaltrace.naming.signal_name`.
+        """
+        if self._name is None:
+            self._name = naming.signal_name(self.signal)
+        return self._name
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments as passed to the send method."""
+        return self._record[SEND_KWARGS]  # type: ignore[no-any-return]
+
+    @property
+    def method(self) -> Method:
+        """``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``."""
+        return self._record[SEND_METHOD]  # type: ignore[no-any-return]
+
+    @property
+    def receivers(self) -> list[ReceiverCall]:
+        """One :class:`ReceiverCall` per receiver called, in call order."""
+        return [call_view(call) for call in self._record[SEND_CALLS]]
+
+    @property
+    def started_at(self) -> float:
+        """``time.perf_counter()`` when the send began."""
+        return self._record[SEND_STARTED_AT]  # type: ignore[no-any-return]
+
+    @property
+    def start(self) -> float:
+        """Seconds between the start of the outermost active capture and the send."""
+        return self._record[SEND_START]  # type: ignore[no-any-return]
+
+    @property
+    def duration(self) -> float:
+        """Seconds the whole send took."""
+        return self._record[SEND_DURATION]  # type: ignore[no-any-return]
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that propagated out of the send, if any."""
+        return self._record[SEND_EXCEPTION]  # type: ignore[no-any-return]
+
+    @property
+    def stack(self) -> tuple[StackFrame, ...] | None:
+        """The frames the send was made from, outermost first, without signaltrace's.
+
+        None unless a trace recording it has ``CAPTURE_STACKS`` on.
+        """
+        return self._record[SEND_STACK]  # type: ignore[no-any-return]
+
+    @property
+    def parent_call(self) -> ReceiverCall | None:
+        """The :class:`ReceiverCall` that made this send, or None."""
+        parent = self._record[SEND_PARENT]
+        return call_view(parent) if parent is not None else None
+
+    @property
+    def depth(self) -> int:
+        """0 for a send made outside any receiver, its parent's depth + 1 inside."""
+        depth = 0
+        call = self._record[SEND_PARENT]
+        while call is not None:
+            depth += 1
+            call = call[CALL_SEND][SEND_PARENT]
+        return depth
 
     @property
     def sender_name(self) -> str:
         """A readable name for the sender, never running its code."""
-        if self._sender_name is None:
-            self._sender_name = naming.sender_name(self.sender)
-        return self._sender_name
+        name = self._record[SEND_SENDER_NAME]
+        if name is None:
+            name = self._record[SEND_SENDER_NAME] = naming.sender_name(self.sender)
+        return name  # type: ignore[no-any-return]
 
     @property
     def location(self) -> Location | None:
         """Where the send came from: the first frame outside Django and signaltrace."""
-        return Location(*self._where) if self._where is not None else None
+        where = self._record[SEND_WHERE]
+        if where is None:
+            return None
+        code, instruction = where
+        return Location(code.co_filename, _line_number(code, instruction), code.co_name)
 
     @property
     def sender(self) -> Any:
         """The sender, or None once Python has collected it."""
-        return self._sender_ref() if self._sender_ref is not None else None
+        ref = self._record[SEND_SENDER_REF]
+        return ref() if ref is not None else None
 
     @property
     def parent(self) -> SignalEvent | None:
         """The event whose receiver sent this one, or None for a top-level send."""
-        return self.parent_call.event if self.parent_call is not None else None
+        parent = self._record[SEND_PARENT]
+        return send_view(parent[CALL_SEND]) if parent is not None else None
 
     @property
     def children(self) -> list[SignalEvent]:
         """Events sent from inside this event's receivers, receiver by receiver."""
-        return [child for call in self.receivers for child in call.children]
+        return [
+            send_view(child)
+            for call in self._record[SEND_CALLS]
+            if call[CALL_CHILDREN]
+            for child in call[CALL_CHILDREN]
+        ]
 
     @property
     def errors(self) -> list[ReceiverCall]:
@@ -346,11 +482,25 @@ class SignalEvent:
         for child in self.children:
             yield from child.walk()
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SignalEvent) and other._record is self._record
+
+    def __hash__(self) -> int:
+        return id(self._record)
+
     def __repr__(self) -> str:
         return (
             f"<SignalEvent {self.name} sender={self.sender_name} "
-            f"method={self.method} receivers={len(self.receivers)}>"
+            f"method={self.method} receivers={len(self._record[SEND_CALLS])}>"
         )
+
+
+def send_view(record: SendRecord) -> SignalEvent:
+    """The :class:`SignalEvent` of a send record, built once and kept in it."""
+    view = record[SEND_VIEW]
+    if view is None:
+        view = record[SEND_VIEW] = SignalEvent(record)
+    return view  # type: ignore[no-any-return]
 
 
 @dataclass(eq=False)
@@ -359,7 +509,6 @@ class Trace(TraceAssertions):
 
     Attributes:
         config: the settings in force when the capture started.
-        events: every recorded send, in start order (nested sends included).
         dropped: sends that were not stored because ``MAX_EVENTS`` was reached.
         started_at: ``time.perf_counter()`` at the start of the capture.
         ended_at: ``time.perf_counter()`` at its end, or None while it runs.
@@ -367,7 +516,6 @@ class Trace(TraceAssertions):
     """
 
     config: Config
-    events: list[SignalEvent] = field(default_factory=list)
     dropped: int = 0
     started_at: float = field(default_factory=time.perf_counter)
     ended_at: float | None = None
@@ -377,6 +525,13 @@ class Trace(TraceAssertions):
     _counts: dict[tuple[int, int], list[Any]] = field(default_factory=dict, repr=False)
     # The findings, once computed on an ended trace (which no longer changes).
     _cached_findings: list[Finding] | None = field(default=None, repr=False)
+    # What the recorder wrote: one record per recorded send, in start order.
+    _records: list[SendRecord] = field(default_factory=list, repr=False)
+
+    @property
+    def events(self) -> list[SignalEvent]:
+        """Every recorded send, in start order (nested sends included)."""
+        return [send_view(record) for record in self._records]
 
     @property
     def counts(self) -> dict[tuple[str, str], int]:
@@ -407,11 +562,12 @@ class Trace(TraceAssertions):
     @property
     def roots(self) -> list[SignalEvent]:
         """The events not sent from inside another recorded event's receiver."""
-        recorded = {id(event) for event in self.events}
+        recorded = {id(record) for record in self._records}
         return [
-            event
-            for event in self.events
-            if event.parent_call is None or id(event.parent_call.event) not in recorded
+            send_view(record)
+            for record in self._records
+            if record[SEND_PARENT] is None
+            or id(record[SEND_PARENT][CALL_SEND]) not in recorded
         ]
 
     @property
@@ -439,7 +595,7 @@ class Trace(TraceAssertions):
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._records)
 
     def filter(
         self, signal: object = None, sender: object = None, **kwargs: Any
