@@ -335,6 +335,13 @@ def test_a_signal_class_with_its_own_live_receivers_is_dispatched_by_it() -> Non
 
     bare, traced = both(scenario)
     assert traced == bare == [(keep.method, "method")]
+    # Such a send's calls are recorded from Django's responses, untimed.
+    with signaltrace.capture() as trace:
+        scenario()
+    (event,) = trace.events
+    assert [(call.name, call.response) for call in event.receivers] == [
+        ("tests.test_conformance.Handler.method", "method")
+    ]
 
 
 def test_another_tools_send_wrapper_still_runs() -> None:

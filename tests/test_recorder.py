@@ -129,6 +129,104 @@ def test_an_exception_is_recorded_on_the_receiver_and_the_event() -> None:
     assert trace.errors == [event.receivers[0]]
 
 
+@pytest.mark.parametrize("method", ["send", "asend"])
+def test_a_failing_receiver_ends_the_send_and_is_recorded(method: str) -> None:
+    """The receivers before it keep their responses; those after it never ran."""
+    if method == "asend" and django.VERSION < (5, 0):
+        pytest.skip("asend: Django 5.0+")
+    signal = Signal()
+    error = Failure("boom")
+
+    def raiser(sender: object, **kwargs: Any) -> None:
+        raise error
+
+    signal.connect(takes_payment)
+    signal.connect(raiser)
+    signal.connect(places_payment)
+
+    def send() -> None:
+        if method == "send":
+            signal.send(sender=None)
+        else:
+            asyncio.run(signal.asend(sender=None))
+
+    with signaltrace.capture() as trace, pytest.raises(Failure):
+        send()
+    (event,) = trace.events
+    first, failed = event.receivers
+    assert (first.response, first.exception) == ("paid", None)
+    assert failed.name.endswith(".raiser")
+    assert failed.exception is error
+    assert failed.duration > 0
+    assert failed.started_at >= first.started_at + first.duration
+    assert event.exception is error
+
+
+def test_responses_and_durations_are_recorded_for_every_method() -> None:
+    signal = Signal()
+    signal.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)
+        signal.send_robust(sender=None)
+        if django.VERSION >= (5, 0):
+            asyncio.run(signal.asend(sender=None))
+            asyncio.run(signal.asend_robust(sender=None))
+    for event in trace.events:
+        (call,) = event.receivers
+        assert call.response == "paid", event.method
+        assert 0 < call.duration < event.duration
+        assert event.started_at <= call.started_at
+
+
+def test_events_and_calls_are_views_of_the_records(shop: None) -> None:
+    with signaltrace.capture() as trace:
+        order_placed.send(sender="shop", amount=3)
+    outer, inner = trace.events
+    assert trace.events[0] is outer  # one view per record
+    assert outer.receivers[0] is outer.receivers[0]
+    assert outer.receivers[0].children == [inner]
+    assert inner.parent_call == outer.receivers[0]
+    assert len({outer, trace.events[0]}) == 1
+    assert inner.parent is outer
+    assert outer != inner
+
+
+def test_records_have_the_layout_the_views_read() -> None:
+    from signaltrace import records
+
+    signal = Signal()
+    signal.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)  # the wrapper's own loop
+        signal.send_robust(sender=None)  # a proxy
+    for send in trace._records:
+        assert len(send) == records.SEND_VIEW + 1
+        for call in send[records.SEND_CALLS]:
+            assert len(call) == records.CALL_VIEW + 1
+            assert call[records.CALL_SEND] is send
+    assert len(records.new_call([], "name", None, False)) == records.CALL_VIEW + 1
+
+
+def test_a_view_shows_a_send_still_running() -> None:
+    signal = Signal()
+    seen: list[tuple[int, float, Any]] = []
+
+    def looks(sender: object, **kwargs: Any) -> str:
+        (event,) = trace.events
+        call = event.receivers[-1]
+        seen.append((len(event.receivers), call.duration, call.response))
+        return "done"
+
+    signal.connect(takes_payment)
+    signal.connect(looks)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)
+    assert seen == [(2, 0.0, None)]
+    (event,) = trace.events
+    assert [call.response for call in event.receivers] == ["paid", "done"]
+    assert event.receivers[-1].duration > 0
+
+
 def test_errors_swallowed_by_send_robust_are_recorded() -> None:
     signal = Signal()
 

@@ -28,7 +28,7 @@ import functools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from time import perf_counter
 from types import CodeType, FrameType, MethodType
@@ -36,6 +36,7 @@ from typing import Any
 
 import asgiref
 import django
+from asgiref.sync import iscoroutinefunction
 from django.core.signals import request_finished, request_started
 from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
@@ -46,7 +47,6 @@ from signaltrace.records import (
     CALL_CHILDREN,
     CALL_DURATION,
     CALL_EXCEPTION,
-    CALL_IS_ASYNC,
     CALL_RESPONSE,
     CALL_SEND,
     CALL_STARTED_AT,
@@ -57,11 +57,11 @@ from signaltrace.records import (
     SEND_LIVE,
     SEND_METHOD,
     SEND_PARENT,
-    SEND_PROXIED,
     SEND_RUNNING,
     SEND_SIGNAL,
     SEND_STACK,
     SEND_STARTED_AT,
+    SEND_UNTIMED,
     CallRecord,
     SendRecord,
     new_call,
@@ -484,8 +484,8 @@ def _begin(
         None,  # stack
         None,  # running call
         False,  # dispatched
-        False,  # proxied
         None,  # looked-up receivers
+        False,  # untimed
         None,  # view
     ]
     if single:
@@ -592,29 +592,25 @@ def _stack(frame: FrameType | None) -> tuple[StackFrame, ...]:
     return tuple(frames)
 
 
-def _settle(send: SendRecord, responses: Any) -> Any:
-    """Record the responses of the timed calls; give back Django's list.
+def _unwrap(send: SendRecord, responses: Any) -> Any:
+    """Give back Django's list with our proxies replaced by the original receivers.
 
-    The pairs come in the order Django called its sync receivers, which is the
-    order of the timed calls; proxies (async and robust receivers) recorded
-    their own responses and are swapped back for the original receivers.
+    For a send whose calls could not be timed (``SEND_UNTIMED``), record each
+    call from its ``(receiver, response)`` pair: name and response, no duration.
     """
     if type(responses) is not list:
         return responses
-    calls = send[SEND_CALLS]
-    if not send[SEND_PROXIED]:  # the common case: every call was timed
-        for call, pair in zip(calls, responses, strict=False):
-            call[CALL_RESPONSE] = pair[1]
+    if send[SEND_UNTIMED]:
+        calls = send[SEND_CALLS]
+        for receiver, response in responses:
+            call = new_call(send, *_describe(receiver), iscoroutinefunction(receiver))
+            call[CALL_RESPONSE] = response
+            calls.append(call)
         return responses
-    timed = iter([call for call in calls if not call[CALL_IS_ASYNC]])
     for position, pair in enumerate(responses):
         receiver = pair[0]
         if type(receiver) in _PROXY_TYPES:
             responses[position] = (receiver.receiver, pair[1])
-        else:
-            call = next(timed, None)
-            if call is not None:
-                call[CALL_RESPONSE] = pair[1]
     return responses
 
 
@@ -697,12 +693,12 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 and _djangos_live_receivers is not None
                 and type(self)._live_receivers is _live_receivers_wrapper
             ):
-                return _settle(send, original(self, sender, **named))
+                return _unwrap(send, original(self, sender, **named))
             receivers = _djangos_live_receivers(self, sender)
             if type(receivers) is tuple:  # Django 5.0+: (sync, async)
                 if receivers[1]:
                     send[SEND_LIVE] = receivers
-                    return _settle(send, original(self, sender, **named))
+                    return _unwrap(send, original(self, sender, **named))
                 receivers = receivers[0]
             send[SEND_DISPATCHED] = True
             calls = send[SEND_CALLS]
@@ -722,9 +718,11 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 call[CALL_STARTED_AT] = started = perf_counter()
                 try:
                     response = receiver(signal=self, sender=sender, **named)
-                except BaseException:
+                except BaseException as error:
                     call[CALL_DURATION] = perf_counter() - started
-                    raise  # recorded on the running call below
+                    call[CALL_EXCEPTION] = error
+                    send[SEND_RUNNING] = None
+                    raise
                 call[CALL_DURATION] = perf_counter() - started
                 call[CALL_RESPONSE] = response
                 responses.append((receiver, response))
@@ -732,7 +730,6 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             return responses
         except BaseException as error:
             send[SEND_EXCEPTION] = error
-            _end_running(send, error)
             raise
         finally:
             _sending.reset(token)
@@ -761,10 +758,9 @@ def _make_async_wrapper(
             return await original(self, sender, **named)
         token = _sending.set(send)
         try:
-            return _settle(send, await original(self, sender, **named))
+            return _unwrap(send, await original(self, sender, **named))
         except BaseException as error:
             send[SEND_EXCEPTION] = error
-            _end_running(send, error)
             raise
         finally:
             _sending.reset(token)
@@ -787,81 +783,29 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
         receivers = send[SEND_LIVE]
         if receivers is None:
             receivers = original(self, sender)
-        async_proxy: type[_AsyncProxy] = _AsyncProxy
-        if send[SEND_METHOD] in _ROBUST_METHODS:
-            # send_robust catches a receiver's error: only a proxy can tell it
-            # from a returned exception, and keep Django's logging of it out
-            # of the receiver's duration.
-            send[SEND_PROXIED] = True
-            sync_list = receivers[0] if type(receivers) is tuple else receivers
-            sync_receivers: list[Any] = [
-                _RobustSyncProxy(receiver, send) for receiver in sync_list
-            ]
-            async_proxy = _RobustAsyncProxy
-        else:
-            sync_receivers = _TimedReceivers(
-                receivers[0] if type(receivers) is tuple else receivers
+        if type(self)._live_receivers is not _live_receivers_wrapper:
+            # A subclass's _live_receivers() (or another tool's wrapper of it)
+            # called this one and works on what it gets: it must get Django's
+            # receivers, not proxies. The calls are recorded from the
+            # responses instead, untimed (see _unwrap()).
+            send[SEND_UNTIMED] = True
+            return receivers
+        sync_proxy, async_proxy = (
+            (_RobustSyncProxy, _RobustAsyncProxy)
+            if send[SEND_METHOD] in _ROBUST_METHODS
+            else (_SyncProxy, _AsyncProxy)
+        )
+        if type(receivers) is tuple:  # Django 5.0+: (sync, async)
+            sync_receivers, async_receivers = receivers
+            return (
+                [sync_proxy(receiver, send) for receiver in sync_receivers],
+                [async_proxy(receiver, send) for receiver in async_receivers]
+                if async_receivers
+                else async_receivers,
             )
-            sync_receivers.send = send
-        if type(receivers) is not tuple:  # Django 4.2: sync receivers only
-            return sync_receivers
-        async_receivers = receivers[1]
-        if async_receivers:
-            send[SEND_PROXIED] = True
-            async_receivers = [
-                async_proxy(receiver, send) for receiver in async_receivers
-            ]
-        return sync_receivers, async_receivers
+        return [sync_proxy(receiver, send) for receiver in receivers]
 
     return live_receivers
-
-
-class _TimedReceivers(list):  # type: ignore[type-arg]
-    """Django's list of sync receivers for one traced send, timing each call.
-
-    For the sends the send() wrapper leaves to Django. Django calls each
-    receiver it takes from this list, directly and in order (``for receiver in
-    sync_receivers: receiver(...)``), so the receivers Django calls and
-    returns are the original objects. A call is taken to last from the moment
-    Django takes its receiver to the moment it asks for the next one (or the
-    loop ends): the call itself plus a step of Django's loop, tens of
-    nanoseconds. A receiver that raises ends the loop; the send's wrapper then
-    records the error on the call still running (:func:`_end_running`).
-    """
-
-    __slots__ = ("send",)
-    send: SendRecord
-
-    def __iter__(self) -> Iterator[Any]:
-        send = self.send
-        calls = send[SEND_CALLS]
-        # The receivers run in the iterating thread (sync_to_async's for asend):
-        # its connections must be wrapped for their queries to be recorded.
-        _enter_thread()
-        for receiver in list.__iter__(self):
-            call = new_call(send, *_describe(receiver), False)
-            calls.append(call)
-            send[SEND_RUNNING] = call
-            call[CALL_STARTED_AT] = started = perf_counter()
-            yield receiver
-            call[CALL_DURATION] = perf_counter() - started
-            send[SEND_RUNNING] = None
-
-
-def _end_running(send: SendRecord, error: BaseException) -> None:
-    """The send failed: a sync receiver Django was calling raised *error*."""
-    call = send[SEND_RUNNING]
-    if call is None:
-        return
-    # On Django 5.x asend, an async receiver's error can end the send while a
-    # sync receiver still runs in its thread; that error is its proxy's.
-    for other in send[SEND_CALLS]:
-        if other[CALL_EXCEPTION] is error:
-            return
-    if not call[CALL_DURATION]:  # not yet ended by the loop that called it
-        call[CALL_DURATION] = perf_counter() - call[CALL_STARTED_AT]
-    call[CALL_EXCEPTION] = error
-    send[SEND_RUNNING] = None
 
 
 # ---------------------------------------------------------------- proxies
@@ -886,9 +830,8 @@ def _describe(receiver: Any) -> tuple[str, Any]:
 class _Proxy:
     """Stands in for one receiver during one traced send, and times its call.
 
-    Only where a call cannot be timed from Django's loop: async receivers (run
-    concurrently) and the receivers of ``send_robust`` and ``asend_robust``
-    (which catch errors). Other sync receivers get no proxy.
+    For every send the ``send()`` wrapper does not run itself: the other send
+    methods, and sends with async receivers.
     """
 
     __slots__ = ("receiver", "send")
@@ -913,8 +856,8 @@ class _Delegating:
         return getattr(self.receiver, name)
 
 
-class _RobustSyncProxy(_Delegating, _Proxy):
-    """The proxy for a sync receiver of ``send_robust`` or ``asend_robust``."""
+class _SyncProxy(_Proxy):
+    """The proxy for a sync receiver."""
 
     __slots__ = ()
 
@@ -923,8 +866,11 @@ class _RobustSyncProxy(_Delegating, _Proxy):
         send = self.send
         call = new_call(send, *_describe(receiver), False)
         send[SEND_CALLS].append(call)
-        # asend_robust runs sync receivers in a sync_to_async thread.
+        # The receiver may run in a thread of its own (sync_to_async): its
+        # queries are recorded once that thread's connections are wrapped.
         _enter_thread()
+        # Sync receivers of one send run one at a time: the send itself says
+        # which one is running, for sends made from inside it.
         send[SEND_RUNNING] = call
         call[CALL_STARTED_AT] = started = perf_counter()
         try:
@@ -975,11 +921,15 @@ class _AsyncProxy(_Proxy):
         return response
 
 
+class _RobustSyncProxy(_Delegating, _SyncProxy):
+    __slots__ = ()
+
+
 class _RobustAsyncProxy(_Delegating, _AsyncProxy):
     __slots__ = ()
 
 
-_PROXY_TYPES = frozenset({_AsyncProxy, _RobustSyncProxy, _RobustAsyncProxy})
+_PROXY_TYPES = frozenset({_SyncProxy, _AsyncProxy, _RobustSyncProxy, _RobustAsyncProxy})
 
 # ------------------------------------------------------------------ capture
 

@@ -17,7 +17,7 @@ __all__ = ["CallRecord", "SendRecord", "new_call"]
 
 #: A send: ``[signal, sender reference, sender name, kwargs, method,
 #: started_at, start, duration, calls, where, parent call, exception, stack,
-#: running call, dispatched, proxied, looked-up receivers, view]``.
+#: running call, dispatched, looked-up receivers, untimed, view]``.
 SendRecord = list[Any]
 #: A receiver call: ``[send, name, receiver reference, is_async, started_at,
 #: duration, response, exception, children, query stats, view]``.
@@ -42,12 +42,13 @@ SEND_PARENT = 10
 SEND_EXCEPTION = 11
 SEND_STACK = 12
 #: Bookkeeping while the send runs: the sync receiver call in progress;
-#: whether Django's dispatch asked for the receivers yet; whether it got
-#: proxies for some; the receivers the wrapper already looked up.
+#: whether Django's dispatch asked for the receivers yet; the receivers the
+#: wrapper already looked up; whether the calls could not be timed and are
+#: to be recorded from the responses.
 SEND_RUNNING = 13
 SEND_DISPATCHED = 14
-SEND_PROXIED = 15
-SEND_LIVE = 16
+SEND_LIVE = 15
+SEND_UNTIMED = 16
 #: The SignalEvent of this record, once built.
 SEND_VIEW = 17
 
