@@ -262,8 +262,12 @@ def test_receivers_see_the_exception_being_handled() -> None:
     assert both(scenario) == (True, True)
 
 
-def test_a_failing_receivers_traceback_has_as_many_frames_as_in_django() -> None:
-    """send() calls receivers itself: its frame stands where Django's would."""
+def test_a_failing_receivers_traceback_has_no_more_frames_than_in_django() -> None:
+    """send() calls receivers itself: its frame stands where Django's would.
+
+    (Django 4.2's send() calls them from a list comprehension, a frame of its
+    own on Python < 3.12.)
+    """
     signal = Signal()
     signal.connect(failing)
 
@@ -273,9 +277,10 @@ def test_a_failing_receivers_traceback_has_as_many_frames_as_in_django() -> None
         return [frame.name for frame in info.traceback]
 
     bare, traced = both(scenario)
-    assert len(traced) == len(bare)
-    assert traced[0] == bare[0] == "scenario"
-    assert traced[-1] == bare[-1] == "failing"
+    assert traced == ["scenario", "traced", "failing"]
+    assert bare[0] == "scenario"
+    assert bare[-1] == "failing"
+    assert len(traced) <= len(bare)
 
 
 def _live_receivers_calls(scenario: Callable[[], Any]) -> int:

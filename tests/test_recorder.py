@@ -191,6 +191,22 @@ def test_events_and_calls_are_views_of_the_records(shop: None) -> None:
     assert outer != inner
 
 
+def test_current_call_is_the_receiver_running_here() -> None:
+    signal = Signal()
+    seen: list[Any] = []
+
+    def looks(sender: object, **kwargs: Any) -> None:
+        seen.append(recorder.current_call())
+
+    signal.connect(looks)
+    with signaltrace.capture() as trace:
+        assert recorder.current_call() is None
+        signal.send(sender=None)
+        signal.send_robust(sender=None)
+    assert seen == [event.receivers[0] for event in trace.events]
+    assert seen[0].name.endswith(".looks")
+
+
 def test_records_have_the_layout_the_views_read() -> None:
     from signaltrace import records
 

@@ -13,7 +13,7 @@ on (from the recorder's first :func:`~signaltrace.recorder.acquire` to its
 last release, one *generation*), it goes:
 
 - into the connections of a thread when a sync receiver call or a capture
-  starts there and the thread has not been seen in this generation: a receiver
+  starts there and the thread has not been seen since tracing started: a receiver
   running in a ``sync_to_async`` thread is tracked from its first query;
 - into every connection created while tracing is on (ASGI creates them in a
   fresh thread per request), through ``connections.create_connection``;
@@ -52,6 +52,7 @@ __all__ = [
     "MAX_DISTINCT_SQL",
     "QueryStats",
     "enter_thread",
+    "entered_threads",
     "is_tracking",
     "normalize_sql",
     "start",
@@ -165,9 +166,13 @@ def repeated_sql(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 # --------------------------------------------------------------- tracking
 
 _lock = threading.Lock()
-#: Bumped at each start and stop, so that threads seen before are seen again.
-_generation = 0
 _active = False
+#: The threads whose connections were wrapped since tracing last started, by
+#: ``threading.get_ident()``; emptied at each start and stop (never rebound,
+#: so the recorder can test it inline). An ident a dead thread leaves behind
+#: may be reused, but only by a thread created later, while tracing was on:
+#: all its connections were created then, and wrapped as they were.
+entered_threads: set[int] = set()
 
 
 def _no_call() -> CallRecord | None:
@@ -181,14 +186,6 @@ _current_call: Callable[[], CallRecord | None] = _no_call
 _create_before: Callable[[str], BaseDatabaseWrapper] | None = None
 #: Every connection the wrapper went into during this generation, in any thread.
 _wrapped: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
-
-
-class _ThreadState(threading.local):
-    #: The generation this thread's connections were wrapped for.
-    generation = -1
-
-
-_thread = _ThreadState()
 
 
 def _record(
@@ -241,9 +238,9 @@ def start(current_call: Callable[[], CallRecord | None]) -> None:
 
     Called by the recorder when it installs its wrappers on ``Signal``.
     """
-    global _active, _create_before, _current_call, _generation
+    global _active, _create_before, _current_call
     with _lock:
-        _generation += 1
+        entered_threads.clear()
         _active = True
         _current_call = current_call
         _create_before = connections.__dict__.get("create_connection")
@@ -269,9 +266,9 @@ def _enter_shared_thread() -> None:
 
 def stop() -> None:
     """End the generation: take the wrapper out of every connection it went into."""
-    global _active, _create_before, _generation
+    global _active, _create_before
     with _lock:
-        _generation += 1
+        entered_threads.clear()
         _active = False
         # Leave it alone if another tool replaced it after us.
         if connections.__dict__.get("create_connection") is _create_connection:
@@ -294,13 +291,14 @@ def is_tracking() -> bool:
 
 
 def enter_thread() -> None:
-    """Wrap the current thread's connections if this generation has not yet.
+    """Wrap the current thread's connections if not done since tracing started.
 
     Called where a sync receiver call or a capture starts: cheap when the
-    thread was seen (one thread-local read). Threads running an event loop
-    are left alone: their connections are per task and run no query there.
+    thread was seen (a set lookup). Threads running an event loop are left
+    alone: their connections are per task and run no query there.
     """
-    if _thread.generation == _generation:
+    ident = threading.get_ident()
+    if ident in entered_threads:
         return
     if asyncio._get_running_loop() is not None:
         return
@@ -313,4 +311,4 @@ def enter_thread() -> None:
             return
         for connection in connections.all(initialized_only=True):
             _wrap(connection)
-        _thread.generation = _generation
+        entered_threads.add(ident)

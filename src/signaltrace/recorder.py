@@ -30,6 +30,7 @@ import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from threading import get_ident
 from time import perf_counter
 from types import CodeType, FrameType, MethodType
 from typing import Any
@@ -140,6 +141,7 @@ _STACKED_EVENTS_LIMIT = 1_000
 
 #: Bound once: they run at every sync receiver call.
 _enter_thread = queries.enter_thread
+_entered_threads = queries.entered_threads
 _receiver_entries = naming.receiver_entries()
 _sender_entries = naming.sender_entries()
 
@@ -664,14 +666,19 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     # Django's send() to sync receivers only is the same on every supported
     # version: look the receivers up once with _live_receivers(), call each in
     # order with signal=, sender= and the named arguments, letting any error
-    # propagate, and return the (receiver, response) pairs in a new list. The
+    # propagate, and return the (receiver, response) pairs in a new list.
+    # send_robust() is the same from Django 5.0, except that an Exception is
+    # logged with self._log_robust_failure() and becomes the response. The
     # wrapper runs that loop itself, timing each call: it costs a fraction of
     # timing Django's loop from outside, and a traceback through a receiver
     # has the wrapper's frame where Django's would be, and nothing more. The
     # lookup stays Django's (sender filters, weak references, caching, dead
     # receivers). Sends with async receivers (Django 5.0+) are left to
-    # Django's send(), with the receivers looked up here.
-    direct = skippable and method == "send"
+    # Django's method, with the receivers looked up here.
+    robust = method == "send_robust"
+    direct = skippable and (
+        method == "send" or (robust and hasattr(Signal, "_log_robust_failure"))
+    )
 
     @functools.wraps(original)
     def traced(self: Signal, sender: object, **named: Any) -> Any:
@@ -703,7 +710,8 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             send[SEND_DISPATCHED] = True
             calls = send[SEND_CALLS]
             responses = []
-            _enter_thread()  # the receivers' queries are recorded in this thread
+            if get_ident() not in _entered_threads:  # _enter_thread(), short-cut
+                _enter_thread()  # the receivers run their queries in this thread
             for receiver in receivers:
                 entry = _receiver_entries.get(id(receiver))
                 if entry is not None and entry[0]() is receiver:  # _describe()
@@ -722,7 +730,11 @@ def _make_sync_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                     call[CALL_DURATION] = perf_counter() - started
                     call[CALL_EXCEPTION] = error
                     send[SEND_RUNNING] = None
-                    raise
+                    if not (robust and isinstance(error, Exception)):
+                        raise
+                    self._log_robust_failure(receiver, error)  # type: ignore[attr-defined]
+                    responses.append((receiver, error))
+                    continue
                 call[CALL_DURATION] = perf_counter() - started
                 call[CALL_RESPONSE] = response
                 responses.append((receiver, response))

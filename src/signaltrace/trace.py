@@ -182,8 +182,7 @@ class StackFrame(NamedTuple):
 class ReceiverCall:
     """One call of one receiver during a send (a view of the recorder's record).
 
-    Built when first read (see :func:`call_view`); reading a call still running
-    shows it as it is so far.
+    Built when first read; a call still running shows as it is so far.
     """
 
     __slots__ = ("_record",)
@@ -347,8 +346,8 @@ def _queries_dict(stats: QueryStats | None, config: Config) -> dict[str, Any]:
 class SignalEvent:
     """One call of ``Signal.send``, ``send_robust``, ``asend`` or ``asend_robust``.
 
-    A read-only view of the recorder's record, built when first read (see
-    :func:`send_view`); reading a send still running shows it as it is so far.
+    A read-only view of what the recorder wrote (see :mod:`signaltrace.records`),
+    built when first read; a send still running shows as it is so far.
     """
 
     __slots__ = ("_name", "_record")
