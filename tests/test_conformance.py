@@ -212,18 +212,46 @@ def test_send_robust_logs_exactly_as_django(caplog: pytest.LogCaptureFixture) ->
     signal = Signal()
     signal.connect(failing)
 
-    def scenario() -> list[tuple[str, int, str, Any]]:
+    def scenario() -> list[tuple[Any, ...]]:
         caplog.clear()
         with caplog.at_level(logging.ERROR, logger="django.dispatch"):
             responses = signal.send_robust(sender=None)
         return [
-            (r.name, r.levelno, r.getMessage(), r.exc_info[1] is responses[0][1])  # type: ignore[index]
+            (
+                r.name,
+                r.levelno,
+                r.getMessage(),
+                r.exc_info[1] is responses[0][1],  # type: ignore[index]
+                r.pathname,
+                r.funcName,
+            )
             for r in caplog.records
         ]
 
     bare, traced = both(scenario)
     assert bare == traced
     assert bare[0][2] == "Error calling failing in Signal.send_robust() (plain failure)"
+
+
+def test_send_robust_lets_what_is_not_an_exception_through_as_django() -> None:
+    class Stop(BaseException):
+        pass
+
+    stop = Stop()
+
+    def stops(sender: object, **kwargs: Any) -> None:
+        raise stop
+
+    signal = Signal()
+    signal.connect(plain)
+    signal.connect(stops)
+
+    def scenario() -> BaseException:
+        with pytest.raises(Stop) as info:
+            signal.send_robust(sender=None)
+        return info.value
+
+    assert both(scenario) == (stop, stop)
 
 
 def test_failing_partial_in_send_robust_behaves_as_in_bare_django() -> None:
