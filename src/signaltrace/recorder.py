@@ -795,6 +795,8 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
         receivers = send[SEND_LIVE]
         if receivers is None:
             receivers = original(self, sender)
+        else:  # looked up by the send wrapper: not to be kept alive by the record
+            send[SEND_LIVE] = None
         if type(self)._live_receivers is not _live_receivers_wrapper:
             # A subclass's _live_receivers() (or another tool's wrapper of it)
             # called this one and works on what it gets: it must get Django's
