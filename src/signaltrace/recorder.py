@@ -1,15 +1,24 @@
 """Installs the tracing wrappers on ``Signal`` and records what they see.
 
-How it stays faithful to Django: the wrappers do not reimplement dispatch.
-Each wrapped send method notes the send in progress and calls Django's own
-method. Django then asks ``Signal._live_receivers`` for the receivers; our
-version of it hands back, for that send only, thin proxies that time each
-call and record its outcome. When Django's method returns, the wrapper swaps
-the proxies in the ``(receiver, response)`` pairs for the original receivers.
-Order, concurrency, error handling, logging, weak references and caching are
-therefore Django's own, on every Django version. The one shortcut: a send
-that Django's method would answer with ``[]`` at its first line (no receiver
-can be reached) is counted and answered with ``[]`` here.
+How it stays faithful to Django: the receivers are always looked up by
+Django's own ``Signal._live_receivers`` (sender filters, weak references,
+caching, dead receivers), and called in Django's order with Django's
+arguments. Two ways, both recording into :mod:`signaltrace.records`:
+
+- ``send()`` (and ``send_robust()`` from Django 5.0) to sync receivers only:
+  the wrapper runs the loop Django's method runs, the same on every supported
+  version, and times each call as it makes it (see _make_sync_wrapper). This
+  is the hot path: model and request signals.
+- Every other send: the wrapper notes the send in progress and calls Django's
+  own method. Django then asks ``_live_receivers`` for the receivers; our
+  version of it hands back, for that send only, thin proxies that time each
+  call and record its outcome. When Django's method returns, the wrapper
+  swaps the proxies in the ``(receiver, response)`` pairs for the original
+  receivers. Order, concurrency, error handling and logging stay Django's.
+
+The one other shortcut: a send that Django's method would answer with ``[]``
+at its first line (no receiver can be reached) is counted and answered with
+``[]`` here.
 
 The wrappers are installed when the first capture starts and removed when the
 last one ends, so with no capture active ``Signal.send`` is Django's function.
