@@ -449,8 +449,8 @@ def _begin(
     frame is there to read; a send that reaches no receiver may yet be counted
     instead, by :func:`_unreceived`.
     """
-    single = len(traces) == 1  # the common case, kept cheap
-    if single:
+    room = traces
+    if len(traces) == 1:  # the common case, kept cheap
         trace = traces[0]
         if len(trace._records) >= trace.config.MAX_EVENTS:
             trace.dropped += 1
@@ -499,19 +499,14 @@ def _begin(
         False,  # untimed
         None,  # view
     ]
-    if single:
+    for trace in room:
         trace._records.append(send)
-        if trace.config.CAPTURE_STACKS and len(trace._records) <= _STACKED_EVENTS_LIMIT:
+        if (
+            trace.config.CAPTURE_STACKS
+            and send[SEND_STACK] is None
+            and len(trace._records) <= _STACKED_EVENTS_LIMIT
+        ):
             send[SEND_STACK] = _stack(frame)
-    else:
-        for trace in room:
-            trace._records.append(send)
-            if (
-                trace.config.CAPTURE_STACKS
-                and send[SEND_STACK] is None
-                and len(trace._records) <= _STACKED_EVENTS_LIMIT
-            ):
-                send[SEND_STACK] = _stack(frame)
     if parent is not None:
         children = parent[CALL_CHILDREN]
         if children is None:
