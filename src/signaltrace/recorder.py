@@ -831,9 +831,6 @@ def _make_live_receivers(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _describe(receiver: Any) -> tuple[str, Any]:
     """The name of a receiver and a weak reference to it (None if impossible)."""
-    entry = _receiver_entries.get(id(receiver))
-    if entry is not None and entry[0]() is receiver:  # cached
-        return entry[1], entry[0]
     if type(receiver) is MethodType:
         try:
             return naming.receiver_name(receiver), weakref.WeakMethod(receiver)
