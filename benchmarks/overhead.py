@@ -53,7 +53,7 @@ from django.db.models.signals import post_save  # noqa: E402
 from django.dispatch import Signal  # noqa: E402
 
 import signaltrace  # noqa: E402
-from signaltrace import recorder  # noqa: E402
+from signaltrace import install  # noqa: E402
 
 #: Django's own send methods, taken before any capture could wrap them.
 ORIGINALS = {
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     assert_bare()
     print("No capture active: Signal.send, send_robust, asend, asend_robust are")
-    installed = recorder.is_installed()
+    installed = install.is_installed()
     print(f"  Django's own functions: PASS (wrappers installed: {installed})")
 
     bench_sends(options.repeat)

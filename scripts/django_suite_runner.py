@@ -171,7 +171,7 @@ class Tracer:
         from django.test import SimpleTestCase
 
         import signaltrace
-        from signaltrace import recorder
+        from signaltrace import context, install
 
         originals = {
             name: Signal.__dict__[name]
@@ -188,7 +188,7 @@ class Tracer:
                 token = inside.set(True)
                 try:
                     with signaltrace.capture(record_unreceived=True) as trace:
-                        if not recorder.is_installed():
+                        if not install.is_installed():
                             tracer.problems.append(
                                 f"{test.id()}: no wrapper installed inside capture()"
                             )
@@ -196,7 +196,7 @@ class Tracer:
                 finally:
                     inside.reset(token)
                 tracer.tally(test, trace)
-                if not recorder.active_traces():
+                if not context.active_traces():
                     for name, function in originals.items():
                         if Signal.__dict__[name] is not function:
                             tracer.problems.append(

@@ -369,7 +369,7 @@ def test_assert_not_sent_fails_on_sends_a_plain_capture_only_counted() -> None:
     message = failure(lambda: trace.assert_not_sent(nobody_listens, reason="new"))
 
     assert message.splitlines()[0] == (
-        f"Expected {M}.nobody_listens with reason='new' not to be sent, but 1 send "
+        f"Expected {M}.nobody_listens with reason=new not to be sent, but 1 send "
         "of it reached no receiver and could not be checked."
     )
 

@@ -23,7 +23,7 @@ from django.db.models import signals as model_signals
 from django.dispatch import Signal
 
 import signaltrace
-from signaltrace import recorder
+from signaltrace import install
 
 HAS_ASYNC = django.VERSION >= (5, 0)
 needs_async = pytest.mark.skipif(not HAS_ASYNC, reason="async receivers: Django 5.0+")
@@ -299,7 +299,7 @@ def test_a_failing_receivers_traceback_has_no_more_frames_than_in_django() -> No
 
 def _live_receivers_calls(scenario: Callable[[], Any]) -> int:
     """How many times Django's own Signal._live_receivers runs in *scenario*."""
-    code = recorder._originals.get("_live_receivers", Signal._live_receivers).__code__
+    code = install._originals.get("_live_receivers", Signal._live_receivers).__code__
     calls = 0
 
     def profile(frame: types.FrameType, event: str, arg: object) -> None:
@@ -635,14 +635,14 @@ def test_no_receiver_is_connected_to_model_signals_by_tracing() -> None:
 
 def test_signal_methods_are_djangos_own_when_no_capture_is_active() -> None:
     originals = {name: Signal.__dict__[name] for name in vars(Signal) if "send" in name}
-    assert not recorder.is_installed()
+    assert not install.is_installed()
     with signaltrace.capture():
-        assert recorder.is_installed()
+        assert install.is_installed()
         assert Signal.__dict__["send"] is not originals["send"]
         with signaltrace.capture():
             pass
-        assert recorder.is_installed()
-    assert not recorder.is_installed()
+        assert install.is_installed()
+    assert not install.is_installed()
     assert {name: Signal.__dict__[name] for name in originals} == originals
 
 

@@ -11,7 +11,9 @@ from django.core import signals as core_signals
 from django.db.models import signals as model_signals
 from django.dispatch import Signal
 
-from signaltrace.naming import callable_name, sender_name, signal_name, source_location
+from signaltrace.conf import DEFAULTS
+from signaltrace.naming import callable_name, signal_name, source_location
+from signaltrace.values import describer
 from tests.app.models import Author
 
 module_signal = Signal()
@@ -89,6 +91,7 @@ def test_source_location_points_at_the_code() -> None:
 
 
 def test_senders_are_named_without_running_their_code() -> None:
+    sender_name = describer(DEFAULTS).sender
     assert sender_name(Author) == "tests.app.models.Author"
     assert sender_name(None) == "None"
     assert sender_name("shop") == "'shop'"

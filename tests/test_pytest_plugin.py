@@ -305,7 +305,7 @@ test_shipping.parcel_shipped  sender=test_shipping.Parcel
     kwargs: weight=2
     -> test_shipping.track
        test_shipping.parcel_tracked  sender=test_shipping.Parcel  (no receivers)
-           kwargs: step='left depot'
+           kwargs: step=left depot
 """
 
 SNAPSHOT_FILES = [
@@ -336,7 +336,7 @@ def test_snapshots_are_written_matched_diffed_and_updated(
     assert (folder / "test_ships.txt").read_text() == SHIPS_SNAPSHOT
     assert (folder / "TestParcel.test_twice.2.txt").read_text() == (
         "test_shipping.parcel_tracked  sender=test_shipping.Parcel  (no receivers)\n"
-        "    kwargs: step='left depot'\n"
+        "    kwargs: step=left depot\n"
     )
     assert "wrote new snapshot __signals__/test_shipping/test_ships.txt" in (
         section(first, "signaltrace snapshots")
@@ -362,8 +362,8 @@ def test_snapshots_are_written_matched_diffed_and_updated(
         "     -> test_shipping.track\n"
         "        test_shipping.parcel_tracked  sender=test_shipping.Parcel  "
         "(no receivers)\n"
-        "-           kwargs: step='left depot'\n"
-        "+           kwargs: step='at the hub'"
+        "-           kwargs: step=left depot\n"
+        "+           kwargs: step=at the hub"
     )
     assert (folder / "test_ships.txt").read_text() == SHIPS_SNAPSHOT
 

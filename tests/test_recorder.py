@@ -16,7 +16,7 @@ from django.db.models.signals import post_init, post_save, pre_init
 from django.dispatch import Signal
 
 import signaltrace
-from signaltrace import recorder
+from signaltrace import context, install, request_scope
 from tests.app.models import Author
 
 order_placed = Signal()
@@ -52,7 +52,7 @@ def test_a_send_becomes_an_event_with_its_receivers(shop: None) -> None:
     (event,) = trace.events
     assert event.signal is payment_taken
     assert event.name == "tests.test_recorder.payment_taken"
-    assert event.sender == "shop"
+    assert event.sender_name == "'shop'"
     assert event.kwargs == {"amount": 3}
     assert event.method == "send"
     assert [call.name for call in event.receivers] == [
@@ -60,11 +60,38 @@ def test_a_send_becomes_an_event_with_its_receivers(shop: None) -> None:
     ]
     (call,) = event.receivers
     assert call.response == "paid"
-    assert call.exception is None
+    assert call.error is None
     assert call.is_async is False
-    assert call.receiver is takes_payment
     assert 0 <= call.duration <= event.duration
     assert 0 <= event.start <= trace.elapsed
+
+
+def test_a_capture_holds_descriptions_only_by_default(shop: None) -> None:
+    order = Author(pk=3, name="ada")
+    with signaltrace.capture() as trace:
+        payment_taken.send(sender=order, order=order)
+
+    (event,) = trace.events
+    assert event.kwargs == {"order": "<testapp.Author pk=3>"}
+    assert event.sender_name == "<testapp.Author pk=3>"
+    assert (event.sender, event.live_kwargs) == (None, None)
+    assert event.receivers[0].receiver is None
+    assert event.receivers[0].live_response is None
+
+
+def test_keep_values_keeps_the_live_values_too(shop: None) -> None:
+    order = Author(pk=3, name="ada")
+    with signaltrace.capture(keep_values=True) as trace:
+        payment_taken.send(sender=order, order=order)
+
+    (event,) = trace.events
+    assert event.live_kwargs == {"order": order}
+    assert event.live_kwargs["order"] is order
+    assert event.sender is order
+    assert event.kwargs == {"order": "<testapp.Author pk=3>"}
+    (call,) = event.receivers
+    assert call.receiver is takes_payment
+    assert call.live_response == "paid"
 
 
 def test_a_send_from_inside_a_receiver_is_its_child(shop: None) -> None:
@@ -114,7 +141,7 @@ def test_each_send_method_is_named_and_records_its_calls() -> None:
     for event in trace.events:  # each method records its calls the same way
         (call,) = event.receivers
         assert call.response == "paid", event.method
-        assert 0 < call.duration < event.duration
+        assert 0 < call.duration <= event.duration
         assert event.started_at <= call.started_at
 
 
@@ -126,12 +153,15 @@ def test_an_exception_is_recorded_on_the_receiver_and_the_event() -> None:
         raise error
 
     signal.connect(raiser)
-    with signaltrace.capture() as trace, pytest.raises(Failure):
+    with signaltrace.capture(keep_values=True) as trace, pytest.raises(Failure):
         signal.send(sender=None)
     (event,) = trace.events
     assert event.exception is error
     assert event.receivers[0].exception is error
     assert trace.errors == [event.receivers[0]]
+    assert str(event.error) == str(event.receivers[0].error) == "Failure: boom"
+    assert event.error is not None
+    assert event.error.type == "tests.test_recorder.Failure"
 
 
 @pytest.mark.parametrize("method", ["send", "asend"])
@@ -155,7 +185,7 @@ def test_a_failing_receiver_ends_the_send_and_is_recorded(method: str) -> None:
         else:
             asyncio.run(signal.asend(sender=None))
 
-    with signaltrace.capture() as trace, pytest.raises(Failure):
+    with signaltrace.capture(keep_values=True) as trace, pytest.raises(Failure):
         send()
     (event,) = trace.events
     first, failed = event.receivers
@@ -167,16 +197,14 @@ def test_a_failing_receiver_ends_the_send_and_is_recorded(method: str) -> None:
     assert event.exception is error
 
 
-def test_events_and_calls_are_views_of_the_records(shop: None) -> None:
+def test_events_and_calls_are_the_records_themselves(shop: None) -> None:
     with signaltrace.capture() as trace:
         order_placed.send(sender="shop", amount=3)
     outer, inner = trace.events
-    assert trace.events[0] is outer  # one view per record
-    assert outer.receivers[0] is outer.receivers[0]
     assert outer.receivers[0].children == [inner]
-    assert inner.parent_call == outer.receivers[0]
-    assert len({outer, trace.events[0]}) == 1
+    assert inner.parent_call is outer.receivers[0]
     assert inner.parent is outer
+    assert outer.receivers[0].event is outer
     assert outer != inner
 
 
@@ -185,34 +213,18 @@ def test_current_call_is_the_receiver_running_here() -> None:
     seen: list[Any] = []
 
     def looks(sender: object, **kwargs: Any) -> None:
-        seen.append(recorder.current_call())
+        seen.append(context.current_call())
 
     signal.connect(looks)
     with signaltrace.capture() as trace:
-        assert recorder.current_call() is None
+        assert context.current_call() is None
         signal.send(sender=None)
         signal.send_robust(sender=None)
     assert seen == [event.receivers[0] for event in trace.events]
     assert seen[0].name.endswith(".looks")
 
 
-def test_records_have_the_layout_the_views_read() -> None:
-    from signaltrace import records
-
-    signal = Signal()
-    signal.connect(takes_payment)
-    with signaltrace.capture() as trace:
-        signal.send(sender=None)  # the wrapper's own loop
-        signal.send_robust(sender=None)  # a proxy
-    for send in trace._records:
-        assert len(send) == records.SEND_VIEW + 1
-        for call in send[records.SEND_CALLS]:
-            assert len(call) == records.CALL_VIEW + 1
-            assert call[records.CALL_SEND] is send
-    assert len(records.new_call([], "name", None, False)) == records.CALL_VIEW + 1
-
-
-def test_a_view_shows_a_send_still_running() -> None:
+def test_a_send_still_running_shows_as_it_is_so_far() -> None:
     signal = Signal()
     seen: list[tuple[int, float, Any]] = []
 
@@ -243,9 +255,9 @@ def test_errors_swallowed_by_send_robust_are_recorded() -> None:
     with signaltrace.capture() as trace:
         signal.send_robust(sender=None)
     event = trace.events[0]
-    assert event.exception is None
+    assert event.error is None
     assert [call.failed for call in event.receivers] == [True, False]
-    assert str(trace.errors[0].exception) == "swallowed"
+    assert str(trace.errors[0].error) == "Failure: swallowed"
 
 
 # ------------------------------------------------------ unreceived sends
@@ -322,8 +334,8 @@ def test_captures_nest_and_the_outer_one_sees_everything(shop: None) -> None:
         with signaltrace.capture() as inner:
             payment_taken.send(sender="inside")
         payment_taken.send(sender="after")
-    assert [e.sender for e in outer.events] == ["before", "inside", "after"]
-    assert [e.sender for e in inner.events] == ["inside"]
+    assert [e.sender_name for e in outer.events] == ["'before'", "'inside'", "'after'"]
+    assert [e.sender_name for e in inner.events] == ["'inside'"]
     assert inner.offset(inner.events[0]) <= outer.offset(inner.events[0])
 
 
@@ -357,7 +369,7 @@ def test_threads_do_not_see_each_others_events() -> None:
     for number, trace in traces.items():
         assert len(trace.events) == 50
         assert {event.kwargs["worker"] for event in trace.events} == {number}
-    assert not recorder.is_installed()
+    assert not install.is_installed()
 
 
 def test_a_thread_without_capture_records_nothing() -> None:
@@ -403,7 +415,7 @@ def test_installing_is_thread_safe() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not recorder.is_installed()
+    assert not install.is_installed()
     assert Signal.send.__qualname__ == "Signal.send"
 
 
@@ -440,19 +452,19 @@ def test_request_tracing_hands_each_finished_trace_to_every_listener() -> None:
     handed: list[tuple[str, Any]] = []
     first = lambda trace: handed.append(("first", trace))  # noqa: E731
     second = lambda trace: handed.append(("second", trace))  # noqa: E731
-    recorder.start_request_tracing(first)
-    recorder.start_request_tracing(second)
-    recorder.start_request_tracing(first)  # already there: not added again
+    request_scope.start_request_tracing(first)
+    request_scope.start_request_tracing(second)
+    request_scope.start_request_tracing(first)  # already there: not added again
     try:
         request_started.send(sender=None)
-        trace = recorder.request_trace()
+        trace = request_scope.request_trace()
         request_finished.send(sender=None)
     finally:
-        recorder.stop_request_tracing()
+        request_scope.stop_request_tracing()
 
     assert handed == [("first", trace), ("second", trace)]
-    assert not recorder.is_request_tracing()
-    assert not recorder.is_installed()
+    assert not request_scope.is_request_tracing()
+    assert not install.is_installed()
 
 
 # ------------------------------------------------------------------ stacks

@@ -51,7 +51,7 @@ def outside_pytest_test(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def render(trace: Trace) -> str:
-    return snapshot.render(trace.events, trace.config, dropped=trace.dropped)
+    return snapshot.render(trace.events, dropped=trace.dropped)
 
 
 # --------------------------------------------------------------------- render
@@ -66,7 +66,7 @@ def test_render_nests_sends_under_the_receiver_that_made_them() -> None:
         "    kwargs: weight=2\n"
         f"    -> {M}.track\n"
         f"       {M}.parcel_tracked  sender={M}.Parcel\n"
-        "           kwargs: step='left depot'\n"
+        "           kwargs: step=left depot\n"
         f"           -> {M}.log_tracking\n"
     )
 
@@ -169,7 +169,9 @@ def test_render_numbers_model_instances_instead_of_showing_their_pk() -> None:
 
     assert "instance=<testapp.Author #1>, created=True" in text
     assert "instance=<testapp.Author #2>, created=True" in text
-    assert "pk=" not in text
+    # pre_save shows each instance as it was sent: not saved yet.
+    assert text.count("pk=") == text.count("pre_save") == 2
+    assert "pk=None" in text
 
 
 @pytest.mark.django_db

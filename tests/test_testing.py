@@ -180,7 +180,8 @@ class SignalTraceMixinDjangoTests(SignalTraceMixin, TestCase):
 
         event = self.assertSignalSent(post_save, sender=Author, created=True)
 
-        assert event.kwargs["instance"] == author
+        assert event.live_kwargs is not None
+        assert event.live_kwargs["instance"] == author
 
     def test_assert_signal_sent_with_count(self) -> None:
         Author.objects.create(name="Ada")

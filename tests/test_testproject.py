@@ -58,7 +58,7 @@ from shop.accounting import AccountingUnavailable
 from shop.cache import product_page_key
 from shop.models import Order, Payment, Product
 from shop.signals import order_completed, payment_completed
-from signaltrace import recorder
+from signaltrace import request_scope
 from signaltrace.history import history
 from signaltrace.trace import Trace
 from signaltrace.values import safe_kwargs
@@ -742,7 +742,7 @@ def request_tracing(settings: Any) -> Iterator[None]:
         *settings.MIDDLEWARE,
     ]
     yield
-    recorder.stop_request_tracing()
+    request_scope.stop_request_tracing()
     history.clear()
 
 

@@ -95,6 +95,7 @@ def test_to_dict_is_json_safe_with_the_documented_keys(trace: Any) -> None:
         "events",
         "counts",
         "dropped",
+        "recording_errors",
         "findings",
     }
     first, nested, last = data["events"]
@@ -111,16 +112,18 @@ def test_to_dict_is_json_safe_with_the_documented_keys(trace: Any) -> None:
         "location",
         "receivers",
         "error",
+        "error_type",
     }
     assert first["signal"] == "tests.test_trace.checkout"
     assert first["sender"] == "'shop'"
     assert first["method"] == "send_robust"
-    assert first["kwargs"] == {"order": "7"}
+    assert first["kwargs"] == {"order": 7}
     assert first["location"]["file"] == __file__
     assert first["receivers"][0]["name"] == "tests.test_trace.sends_receipt"
     # The nested send raised through sends_receipt; send_robust caught it there.
     assert first["receivers"][0]["error"] == "ValueError: no stock"
     assert nested["error"] == "ValueError: no stock"
+    assert nested["error_type"] == "builtins.ValueError"
     assert set(first["receivers"][0]) >= {"name", "duration_ms", "error"}
     assert (nested["parent"], nested["depth"]) == (0, 1)
     assert last["receivers"][0]["error"] == "ValueError: no stock"
@@ -129,7 +132,7 @@ def test_to_dict_is_json_safe_with_the_documented_keys(trace: Any) -> None:
 def test_to_dict_masks_secrets_and_leaves_escaping_to_html(trace: Any) -> None:
     kwargs = trace.to_dict()["events"][1]["kwargs"]
     assert kwargs["password"] == "********************"
-    assert kwargs["html"] == "'<script>x</script>'"
+    assert kwargs["html"] == "<script>x</script>"
 
 
 def test_to_dict_lists_counts_and_dropped() -> None:

@@ -117,7 +117,7 @@ def test_hidden_names_are_configurable() -> None:
     config = Config(HIDDEN_NAMES="pin")
     assert safe_kwargs({"pin": 1234, "password": "x"}, config) == {
         "pin": MASK,
-        "password": "'x'",
+        "password": "x",
     }
 
 

@@ -8,7 +8,7 @@
         User.objects.create(username="ada")
 
     for event in trace.events:
-        print(event.name, event.sender, [r.name for r in event.receivers])
+        print(event.name, event.sender_name, [r.name for r in event.receivers])
 
 The names below are imported on first use: the pytest plugin imports this
 package in every project that has it installed, and should not pay for
@@ -21,17 +21,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from signaltrace.recorder import capture
+    from signaltrace.assertions import SignalTrace
+    from signaltrace.capturing import capture
     from signaltrace.trace import Location, ReceiverCall, SignalEvent, Trace
 
-__all__ = ["Location", "ReceiverCall", "SignalEvent", "Trace", "capture"]
+__all__ = [
+    "Location",
+    "ReceiverCall",
+    "SignalEvent",
+    "SignalTrace",
+    "Trace",
+    "capture",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
-    "capture": "signaltrace.recorder",
+    "capture": "signaltrace.capturing",
     "Location": "signaltrace.trace",
     "ReceiverCall": "signaltrace.trace",
     "SignalEvent": "signaltrace.trace",
+    "SignalTrace": "signaltrace.assertions",
     "Trace": "signaltrace.trace",
 }
 

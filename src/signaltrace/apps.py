@@ -21,6 +21,7 @@ class SignalTraceConfig(AppConfig):
         from signaltrace import checks
 
         for check in (
+            checks.check_dispatcher_verified,
             checks.check_unimported_receiver_modules,
             checks.check_duplicate_receivers,
             checks.check_collectable_receivers,

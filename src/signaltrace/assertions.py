@@ -1,23 +1,25 @@
-"""Assertions on captured signals: the ``assert_*`` methods of a trace.
+"""Assertions on captured signals, and the trace that offers them.
 
-:class:`TraceAssertions` is mixed into :class:`~signaltrace.trace.Trace` and into
-:class:`EventList`, what ``Trace.filter()`` returns, so that the same checks read
-naturally on a whole capture or on a part of it::
+:class:`TraceAssertions` gives the ``assert_*`` methods to
+:class:`SignalTrace`, the trace every capture hands out (a
+:class:`~signaltrace.trace.Trace` of the data model, with its findings and
+these methods), and to :class:`EventList`, what ``SignalTrace.filter()``
+returns, so that the same checks read naturally on a whole capture or on a
+part of it::
 
     trace.assert_sent(post_save, sender=User, created=True)
     trace.filter(sender=Order).assert_order(pre_save, post_save)
 
-The module lives apart from ``testing.py`` so that ``trace.py`` can import it
-without importing the recorder (which imports ``trace.py``): the data model
-gets its assertion methods, and nothing here needs the data model at runtime.
+The data model knows nothing of this module: assertions are built on it.
 
 Failures raise :class:`AssertionError` (pytest, unittest and plain scripts all
 report it) with a message in the style of pytest-django's
 ``django_assert_num_queries``: what was expected, then the sends that did
-happen, numbered and short, with values shown through
-:func:`signaltrace.values.safe_repr` (masked and truncated).
+happen, numbered and short, with the values described at the sends (masked
+and cut).
 
-Matching rules, shared by every method:
+Matching is :meth:`SignalEvent.matches <signaltrace.trace.SignalEvent.matches>`,
+the one rule ``Trace.filter()`` and the command's filters follow too:
 
 - a signal is a ``Signal`` object or its dotted name; a name without dots
   matches the last part (``"post_save"``);
@@ -31,43 +33,50 @@ Matching rules, shared by every method:
   builtin function or ``functools.partial``) that returns a true value for the
   sent value, or else when it compares equal (so ``unittest.mock.ANY``, model
   instances, classes and callable objects such as mocks compare with ``==``).
+  On a trace that kept only descriptions (a request's), an expected value is
+  compared with the description of the sent one, and predicates are refused.
 """
 
 from __future__ import annotations
 
-import functools
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import TYPE_CHECKING, Any, NoReturn, overload
+from typing import Any, NoReturn, overload
 from unittest.mock import ANY
 
 from django.dispatch import Signal
 
 from signaltrace import insights, naming, snapshot
 from signaltrace.conf import DEFAULTS, Config
-from signaltrace.values import format_exception, is_hidden, safe_kwargs, safe_repr
+from signaltrace.render import TextOptions, TextTree, value_text
+from signaltrace.trace import (
+    Finding,
+    ReceiverCall,
+    SignalEvent,
+    Trace,
+    events_to_dicts,
+    is_predicate,
+)
+from signaltrace.values import Describer, describer
 
-if TYPE_CHECKING:
-    from signaltrace.insights import Finding
-    from signaltrace.trace import ReceiverCall, SignalEvent
-
-__all__ = ["ANY", "MAX_LISTED", "EventList", "Sends", "TraceAssertions"]
+__all__ = ["ANY", "MAX_LISTED", "EventList", "SignalTrace", "TraceAssertions"]
 
 #: Most sends listed in a failure message; the rest are counted.
 MAX_LISTED = 20
 
 _MODEL_INIT_NAMES = frozenset({"pre_init", "post_init"})
+_LISTING = TextOptions(durations=False, kwargs="labelled", always_method=False)
 
 
 @dataclass(frozen=True)
 class Sends:
-    """What the assertions look at, as given by a Trace or an EventList.
+    """What the assertions look at, as given by a SignalTrace or an EventList.
 
     Attributes:
         events: the recorded sends, in start order.
-        config: the settings used to show values.
+        describer: describes expected values (the trace's settings).
         counts: sends that reached no receiver and were only counted, keyed by
             ``(signal name, sender name)``.
         dropped: sends not stored because ``MAX_EVENTS`` was reached.
@@ -75,7 +84,7 @@ class Sends:
     """
 
     events: Sequence[SignalEvent]
-    config: Config
+    describer: Describer
     counts: Mapping[tuple[str, str], int]
     dropped: int
     title: str
@@ -91,9 +100,9 @@ class TraceAssertions:
         raise NotImplementedError
 
     def _findings(self) -> list[Finding]:
-        """Return the findings of the events checked (a Trace keeps its own)."""
+        """The findings of the events checked (a SignalTrace keeps its own)."""
         sends = self._sends()
-        return insights.find(sends.events, sends.config)
+        return insights.find(sends.events, sends.describer.config)
 
     # ----------------------------------------------------------------- sends
 
@@ -135,7 +144,7 @@ class TraceAssertions:
         if count is None:
             if matches:
                 return matches[0]
-            expected = f"Expected {_describe(signal, sender, kwargs, sends.config)} "
+            expected = f"Expected {_describe(signal, sender, kwargs, sends)} "
             _fail(
                 expected + "to be sent, but it was not sent.",
                 sends,
@@ -145,13 +154,13 @@ class TraceAssertions:
         _check_count(count)
         if len(matches) != count:
             _fail(
-                f"Expected {_describe(signal, sender, kwargs, sends.config)} to be "
+                f"Expected {_describe(signal, sender, kwargs, sends)} to be "
                 f"sent {_times(count)}, but it was sent {_times(len(matches))}.",
                 sends,
                 signal=signal,
                 note=_counted_note(sends, signal, sender),
             )
-        return EventList(matches, sends.config)
+        return EventList(matches, sends.describer.config)
 
     def assert_sent_once(
         self, signal: object, sender: object = ANY, **kwargs: Any
@@ -175,7 +184,7 @@ class TraceAssertions:
         counted = _counted(sends, signal, sender)
         if not matches and not counted:
             return
-        described = _describe(signal, sender, kwargs, sends.config)
+        described = _describe(signal, sender, kwargs, sends)
         if matches:
             happened = f"it was sent {_times(len(matches) + counted)}."
         else:
@@ -264,13 +273,13 @@ class TraceAssertions:
             raise TypeError("assert_order() needs at least two signals to compare.")
         sends = self._sends()
         wanted = [_order_item(item) for item in signals]
-        labels = [_order_label(signal, sender) for signal, sender in wanted]
+        labels = [_order_label(signal, sender, sends) for signal, sender in wanted]
         if len(set(labels)) != len(labels):
             raise ValueError(f"assert_order() got a signal twice: {', '.join(labels)}.")
         expected = f"Expected the first sends of {', '.join(labels)} in that order"
         positions: list[int] = []
         for (signal, sender), label in zip(wanted, labels, strict=True):
-            position = _first(sends.events, signal, sender)
+            position = _first(sends, signal, sender)
             if position is None:
                 _fail(
                     f"{expected}, but {label} was not sent.",
@@ -288,7 +297,7 @@ class TraceAssertions:
                     f"(send {before + 1}).",
                     sends,
                 )
-        return EventList([sends.events[p] for p in positions], sends.config)
+        return EventList([sends.events[p] for p in positions], sends.describer.config)
 
     # ---------------------------------------------------------------- errors
 
@@ -300,7 +309,7 @@ class TraceAssertions:
             (number, event, call)
             for number, event in enumerate(sends.events, 1)
             for call in event.receivers
-            if call.exception is not None
+            if call.error is not None
         ]
         if not failed:
             return
@@ -309,12 +318,11 @@ class TraceAssertions:
         ]
         for number, event, call in failed[:MAX_LISTED]:
             prefix = f"  {number}. "
-            lines.append(prefix + _event_line(event, sends.config))
+            lines.append(prefix + _event_line(event))
             caught = (
                 " (send_robust caught it)" if event.method.endswith("robust") else ""
             )
-            error = format_exception(call.exception, sends.config)
-            lines.append(f"{' ' * len(prefix)}{call.name} raised {error}{caught}")
+            lines.append(f"{' ' * len(prefix)}{call.name} raised {call.error}{caught}")
         if len(failed) > MAX_LISTED:
             lines.append(f"  ... and {len(failed) - MAX_LISTED} more")
         raise AssertionError("\n".join(lines))
@@ -340,9 +348,8 @@ class TraceAssertions:
             + ("was 1:" if len(found) == 1 else f"were {len(found)}:")
         ]
         for finding in found[:MAX_LISTED]:
-            lines.append(
-                f"  {finding.code} (send {finding.event + 1}): {finding.message}"
-            )
+            where = f" (send {finding.event + 1})" if finding.event is not None else ""
+            lines.append(f"  {finding.code}{where}: {finding.message}")
         if len(found) > MAX_LISTED:
             lines.append(f"  ... and {len(found) - MAX_LISTED} more")
         raise AssertionError("\n".join(lines))
@@ -361,14 +368,14 @@ class TraceAssertions:
         """
         __tracebackhide__ = True
         sends = self._sends()
-        text = snapshot.render(sends.events, sends.config, dropped=sends.dropped)
+        text = snapshot.render(sends.events, dropped=sends.dropped)
         snapshot.assert_matches(text, path)
 
 
-class EventList(list["SignalEvent"], TraceAssertions):
+class EventList(list[SignalEvent], TraceAssertions):
     """A list of events that answers the same assertions as a trace.
 
-    ``Trace.filter()`` returns one, so a check can be narrowed first::
+    ``SignalTrace.filter()`` returns one, so a check can be narrowed first::
 
         trace.filter(sender=Order).assert_order(pre_save, post_save)
     """
@@ -377,54 +384,74 @@ class EventList(list["SignalEvent"], TraceAssertions):
         self, events: Iterable[SignalEvent] = (), config: Config = DEFAULTS
     ) -> None:
         super().__init__(events)
-        #: The settings used to show values in failure messages.
+        #: The settings used to describe expected values in comparisons and
+        #: failure messages.
         self.config = config
 
     def _sends(self) -> Sends:
-        return Sends(self, self.config, {}, 0, "Sends in this list")
+        return Sends(self, describer(self.config), {}, 0, "Sends in this list")
+
+
+class SignalTrace(Trace, TraceAssertions):
+    """The trace every capture hands out: the data of a :class:`~signaltrace.Trace`,
+    its findings, and the ``assert_*`` methods.
+
+    ``signaltrace.capture()``, the ``signal_trace`` fixture,
+    ``capture_signals()``, the TestCase mixin and ``request.signal_trace``
+    all give one.
+    """
+
+    def __init__(self, config: Config, *, keep_values: bool = False) -> None:
+        super().__init__(config, keep_values=keep_values)
+        # The findings, once computed on an ended trace (which no longer changes).
+        self._ended_findings: list[Finding] | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The pitfalls found in this trace (see :mod:`signaltrace.insights`).
+
+        Computed when first read, and kept once the trace has ended.
+        """
+        if self._ended_findings is not None:
+            return self._ended_findings
+        found = insights.find(self)
+        if self.ended_at is not None:
+            self._ended_findings = found
+        return found
+
+    def filter(
+        self, signal: object = None, sender: object = ANY, **kwargs: Any
+    ) -> EventList:
+        """The events matching all the given criteria, in start order.
+
+        As :meth:`Trace.filter <signaltrace.trace.Trace.filter>`; the result
+        is a list that also has the ``assert_*`` methods.
+        """
+        return EventList(super().filter(signal, sender, **kwargs), self.config)
+
+    def _sends(self) -> Sends:
+        return Sends(
+            self.events,
+            self.describer,
+            self.counts,
+            self.dropped,
+            "Sends that happened",
+        )
+
+    def _findings(self) -> list[Finding]:
+        return self.findings
 
 
 # ------------------------------------------------------------------ matching
 
 
 def _check_signal(signal: object) -> None:
-    if not isinstance(signal, (str, Signal)):
+    if not isinstance(signal, str | Signal):
         raise TypeError(
-            f"Expected a Signal or a dotted name, got {safe_repr(signal)}. "
-            "Pass the sender as the second argument."
+            f"Expected a Signal or a dotted name, got "
+            f"{describer(DEFAULTS).text(signal)}. Pass the sender as the second "
+            "argument."
         )
-
-
-def _sender_matches(event: SignalEvent, sender: object) -> bool:
-    if sender is ANY:
-        return True
-    if sender is None:
-        # sender_name is taken at send time; the weak sender alone cannot tell
-        # None from a collected object.
-        return event.sender_name == "None" and event.sender is None
-    return naming.sender_matches(event, sender)
-
-
-def _is_predicate(value: object) -> bool:
-    # type() rather than isinstance(): a Mock(spec=function) claims to be one.
-    return issubclass(
-        type(value),
-        (
-            types.FunctionType,
-            types.BuiltinFunctionType,
-            types.MethodType,
-            functools.partial,
-        ),
-    )
-
-
-def _value_matches(expected: object, actual: object) -> bool:
-    if actual is expected:
-        return True
-    if _is_predicate(expected):
-        return bool(expected(actual))  # type: ignore[operator]
-    # expected on the left, so that ANY and other matchers' __eq__ decide.
-    return bool(expected == actual)
 
 
 def _matching(
@@ -434,18 +461,13 @@ def _matching(
     return [
         event
         for event in sends.events
-        if naming.signal_matches(event, signal)
-        and _sender_matches(event, sender)
-        and all(
-            key in event.kwargs and _value_matches(value, event.kwargs[key])
-            for key, value in kwargs.items()
-        )
+        if event.matches(signal, sender, kwargs, describer=sends.describer)
     ]
 
 
-def _first(events: Sequence[SignalEvent], signal: object, sender: object) -> int | None:
-    for position, event in enumerate(events):
-        if naming.signal_matches(event, signal) and _sender_matches(event, sender):
+def _first(sends: Sends, signal: object, sender: object) -> int | None:
+    for position, event in enumerate(sends.events):
+        if event.matches(signal, sender, describer=sends.describer):
             return position
     return None
 
@@ -463,11 +485,9 @@ def _counted(sends: Sends, signal: object, sender: object) -> int:
         if sender is ANY:
             sender_ok = True
         elif isinstance(sender, str):
-            sender_ok = (
-                naming.name_matches(sender_name, sender) or sender_name == sender
-            )
+            sender_ok = naming.sender_name_matches(sender_name, sender)
         else:
-            sender_ok = sender_name == naming.sender_name(sender)
+            sender_ok = sender_name == sends.describer.sender(sender)
         if signal_ok and sender_ok:
             total += count
     return total
@@ -477,7 +497,7 @@ def _receiver_matches(call: ReceiverCall, receiver: object) -> bool:
     if isinstance(receiver, str):
         return naming.name_matches(call.name, receiver)
     actual = call.receiver
-    if actual is None:  # collected, or never weakly referenceable: use the name
+    if actual is None:  # not kept, or collected since: use the name
         return call.name == naming.receiver_name(receiver)
     if actual is receiver:
         return True
@@ -532,10 +552,10 @@ def _signal_label(signal: object) -> str:
     return str(signal)
 
 
-def _sender_label(sender: object) -> str:
+def _sender_label(sender: object, sends: Sends) -> str:
     if isinstance(sender, str):
         return sender
-    return naming.sender_name(sender)
+    return sends.describer.sender(sender)
 
 
 def _receiver_label(receiver: object) -> str:
@@ -544,28 +564,28 @@ def _receiver_label(receiver: object) -> str:
     return naming.callable_name(receiver)
 
 
-def _order_label(signal: object, sender: object) -> str:
+def _order_label(signal: object, sender: object, sends: Sends) -> str:
     label = _signal_label(signal)
-    return label if sender is ANY else f"{label} from {_sender_label(sender)}"
+    return label if sender is ANY else f"{label} from {_sender_label(sender, sends)}"
 
 
-def _expected_repr(name: str, value: object, config: Config) -> str:
-    if is_hidden(name, config):
-        return config.MASK
+def _expected_text(name: str, value: object, describer: Describer) -> str:
+    if describer.is_hidden(name):
+        return describer.mask
     if value is ANY:
         return "ANY"
-    if _is_predicate(value):
+    if is_predicate(value):
         return f"<predicate {naming.callable_name(value)}>"
-    return safe_repr(value, config)
+    return value_text(describer.describe(value))
 
 
 def _describe(
-    signal: object, sender: object, kwargs: Mapping[str, Any], config: Config
+    signal: object, sender: object, kwargs: Mapping[str, Any], sends: Sends
 ) -> str:
-    text = _order_label(signal, sender)
+    text = _order_label(signal, sender, sends)
     if kwargs:
         shown = ", ".join(
-            f"{name}={_expected_repr(name, value, config)}"
+            f"{name}={_expected_text(name, value, sends.describer)}"
             for name, value in kwargs.items()
         )
         text += f" with {shown}"
@@ -576,41 +596,27 @@ def _names_model_init(signal: object) -> bool:
     return _signal_label(signal).rpartition(".")[2] in _MODEL_INIT_NAMES
 
 
-def _event_line(event: SignalEvent, config: Config) -> str:
-    line = f"{event.name}  sender={event.sender_name}"
-    if event.method != "send":
-        line += f"  [{event.method}]"
-    if event.kwargs:
-        shown = ", ".join(
-            f"{name}={value}"
-            for name, value in safe_kwargs(event.kwargs, config).items()
-        )
-        line += f"  kwargs: {shown}"
-    return line
+def _event_line(event: SignalEvent) -> str:
+    """A send as the text tree names it, with its keyword arguments."""
+    (data,) = events_to_dicts([event], 0.0)
+    return TextTree([data], _LISTING).head(data)
 
 
-def _receivers_line(event: SignalEvent, config: Config) -> str:
-    if not event.receivers:
-        return "receivers: none"
-    names = []
-    for call in event.receivers:
-        if call.exception is not None:
-            names.append(
-                f"{call.name} (raised {format_exception(call.exception, config)})"
-            )
-        else:
-            names.append(call.name)
+def _receivers_line(event: SignalEvent) -> str:
+    names = [
+        f"{call.name} (raised {call.error})" if call.error is not None else call.name
+        for call in event.receivers
+    ]
     return "receivers: " + ", ".join(names)
 
 
 def _listing(sends: Sends, *, signal: object = None) -> list[str]:
-    """Return the numbered lines listing *sends* in a failure message.
+    """The numbered lines listing *sends* in a failure message.
 
     Sends of ``pre_init``/``post_init`` that reached no receiver (one pair per
     model instance created or fetched) are left out unless *signal* is one of
     them, and counted instead.
     """
-    config = sends.config
     hide_noise = not _names_model_init(signal)
     events = sends.events
     shown = [
@@ -624,8 +630,9 @@ def _listing(sends: Sends, *, signal: object = None) -> list[str]:
         lines = [f"{sends.title} ({len(events)}):"]
     for number, event in shown[:MAX_LISTED]:
         prefix = f"  {number}. "
-        lines.append(prefix + _event_line(event, config))
-        lines.append(" " * len(prefix) + _receivers_line(event, config))
+        lines.append(prefix + _event_line(event))
+        if event.receivers:
+            lines.append(" " * len(prefix) + _receivers_line(event))
     if len(shown) > MAX_LISTED:
         lines.append(f"  ... and {len(shown) - MAX_LISTED} more")
     hidden = len(events) - len(shown)
@@ -646,9 +653,9 @@ def _counted_note(sends: Sends, signal: object, sender: object) -> str:
     if not counted:
         return ""
     return (
-        f"Note: {_order_label(signal, sender)} was sent {_times(counted)} without "
-        "reaching a receiver. Such sends are only counted, without their kwargs, "
-        "unless the capture records them (record_unreceived=True, as "
+        f"Note: {_order_label(signal, sender, sends)} was sent {_times(counted)} "
+        "without reaching a receiver. Such sends are only counted, without their "
+        "kwargs, unless the capture records them (record_unreceived=True, as "
         "capture_signals() and the signal_trace fixture do)."
     )
 

@@ -13,6 +13,10 @@ Registered by :class:`signaltrace.apps.SignalTraceConfig` under the tag
 - ``signaltrace.W003``: a weakly connected receiver that Python will collect
   (a lambda, a local function, or a bound method of an object nothing else
   refers to), after which Django drops it silently.
+- ``signaltrace.I001``: this Django's ``Signal.send`` (or ``send_robust``) is
+  not one signaltrace's fast path was verified against: traced sends go
+  through Django's own method instead (the same behaviour, slower). See
+  :mod:`signaltrace.install`.
 
 Each warning's hint says how to fix it, and how to silence it with
 ``SILENCED_SYSTEM_CHECKS`` when it is intended. The checks read what is
@@ -31,15 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import AppConfig, apps
-from django.core.checks import CheckMessage, Warning
+from django.core.checks import CheckMessage, Info, Warning
 from django.dispatch import Signal
 
-from signaltrace import naming
+from signaltrace import install, naming
 from signaltrace.receivers import find_signals, live_entries
 
 __all__ = [
     "RECEIVER_MODULES",
     "check_collectable_receivers",
+    "check_dispatcher_verified",
     "check_duplicate_receivers",
     "check_unimported_receiver_modules",
 ]
@@ -56,6 +61,34 @@ def _silence(check_id: str) -> str:
     return (
         f"If this is intended, add {check_id!r} to the SILENCED_SYSTEM_CHECKS setting."
     )
+
+
+# ------------------------------------------------------------------ I001
+
+
+def check_dispatcher_verified(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """I001: Django's send methods are not those the fast path was verified against."""
+    missing = sorted({"send", "send_robust"} - install.fast_path())
+    if not missing or (
+        missing == ["send_robust"] and not hasattr(Signal, "_log_robust_failure")
+    ):
+        # Django 4.2 logs send_robust's failures inline: never a fast path.
+        return []
+    import django
+
+    return [
+        Info(
+            f"signaltrace has not been verified against Signal."
+            f"{'() and Signal.'.join(missing)}() of Django {django.get_version()}: "
+            "traced sends go through Django's own method, which is slower.",
+            hint="Nothing changes for your program. Upgrading signaltrace may "
+            "bring the faster path; the fingerprints it was verified against "
+            "are in signaltrace.install.VERIFIED.",
+            id="signaltrace.I001",
+        )
+    ]
 
 
 # ------------------------------------------------------------------ W001

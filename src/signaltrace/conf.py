@@ -44,6 +44,9 @@ class Config:
     MASK: str = "********************"
     #: How many finished request traces the history keeps.
     HISTORY_SIZE: int = 50
+    #: About how much memory, in bytes, the history's traces may take in all;
+    #: the oldest are dropped beyond it (see ``history.estimate_size``).
+    HISTORY_MAX_BYTES: int = 32 * 1024 * 1024
     #: Who may open the viewer (``signaltrace.urls``, DEBUG only): a callable
     #: ``(request) -> bool`` or its dotted path. None: staff users and
     #: requests from ``INTERNAL_IPS``.

@@ -1,82 +1,146 @@
-"""The last finished request traces, kept in process for the viewer and the panel.
+"""The last finished traces, kept in process for the viewer and the logs.
 
-Entries are plain JSON-safe dicts built from :meth:`Trace.to_dict` (already
-redacted and truncated), never live objects: keeping one holds no model
-instance, request or receiver alive, and a bounded deque keeps the memory a
-long-running process spends on them bounded too.
+An entry keeps the trace as it is: a trace holds descriptions only (see
+:mod:`signaltrace.values`), never live objects, so keeping one holds no model
+instance, request or receiver alive, and nothing is serialised until a page
+asks for it. The store is bounded twice: by count (``HISTORY_SIZE``) and by
+an estimate of the memory its traces take (``HISTORY_MAX_BYTES``); the
+oldest entries go first.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
-from typing import Any, TypedDict
+from collections.abc import Iterable
+from typing import Any
 
+from signaltrace.assertions import SignalTrace
 from signaltrace.conf import DEFAULTS
-from signaltrace.trace import summarize
 
-__all__ = ["HistoryEntry", "TraceHistory", "history", "make_entry"]
+__all__ = ["HistoryEntry", "TraceHistory", "estimate_size", "history"]
 
 
-class HistoryEntry(TypedDict):
+class HistoryEntry:
     """One finished request and its trace.
 
-    ``started_at`` is a Unix timestamp; ``duration_ms`` runs from
-    ``request_started`` to ``request_finished``; ``signal_ms`` is the time spent
-    inside top-level sends; ``sends``, ``receivers`` and ``errors`` count the
-    recorded sends, the receiver calls and the receiver calls that raised.
-    ``status`` is None when the response never passed the middleware.
+    Attributes:
+        id: the trace's id (``X-Signaltrace-Id``), 32 hex digits.
+        method, path: the request's.
+        status: the response's status, or None when it never passed the
+            middleware.
+        trace: the request's trace.
+        size: an estimate of the bytes the trace takes (:func:`estimate_size`).
     """
 
-    id: str
-    method: str
-    path: str
-    status: int | None
-    started_at: float
-    duration_ms: float
-    signal_ms: float
-    sends: int
-    receivers: int
-    errors: int
-    trace: dict[str, Any]
+    __slots__ = ("id", "method", "path", "size", "status", "trace")
+
+    def __init__(
+        self,
+        trace: SignalTrace,
+        *,
+        trace_id: str,
+        method: str,
+        path: str,
+        status: int | None,
+    ) -> None:
+        self.id = trace_id
+        self.method = method
+        self.path = path
+        self.status = status
+        self.trace = trace
+        self.size = estimate_size(trace)
+
+    @property
+    def started_at(self) -> float:
+        """When the request started, as a Unix timestamp."""
+        return self.trace.wall_started
+
+    @property
+    def duration_ms(self) -> float:
+        """Milliseconds from ``request_started`` to ``request_finished``."""
+        return round(self.trace.elapsed * 1000, 4)
+
+    @property
+    def signal_ms(self) -> float:
+        """Milliseconds spent inside top-level sends."""
+        return round(self.trace.duration * 1000, 4)
+
+    @property
+    def sends(self) -> int:
+        """How many sends were recorded."""
+        return len(self.trace.events)
+
+    @property
+    def receiver_calls(self) -> int:
+        """How many receiver calls they made."""
+        return sum(len(event.receivers) for event in self.trace.events)
+
+    @property
+    def errors(self) -> int:
+        """How many receiver calls raised."""
+        return len(self.trace.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-safe data, its trace as ``Trace.to_dict()`` has it."""
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "signal_ms": self.signal_ms,
+            "sends": self.sends,
+            "receiver_calls": self.receiver_calls,
+            "errors": self.errors,
+            "trace": self.trace.to_dict(),
+        }
 
 
-def make_entry(
-    trace: dict[str, Any],
-    *,
-    trace_id: str,
-    method: str,
-    path: str,
-    status: int | None,
-) -> HistoryEntry:
-    """Build the entry for a request from its ``to_dict()`` trace."""
-    totals = summarize(trace)
-    return {
-        "id": trace_id,
-        "method": method,
-        "path": path,
-        "status": status,
-        "started_at": trace["started_at"],
-        "duration_ms": totals["elapsed_ms"],
-        "signal_ms": totals["signal_ms"],
-        "sends": totals["sends"],
-        "receivers": totals["receivers"],
-        "errors": totals["errors"],
-        "trace": trace,
-    }
+def estimate_size(trace: SignalTrace) -> int:
+    """About how many bytes *trace* takes, for the history's memory bound.
+
+    Counted generously: the objects of each send and receiver call, the
+    text of every description, the frames of recorded stacks. Objects shared
+    with the rest of the process (signals, code objects, names of receivers
+    and classes) are not counted.
+    """
+    size = 2_000 + 200 * len(trace._counts)
+    for event in trace.events:
+        size += 600 + 120 * len(event.kwargs) + _text_size(event.kwargs.values())
+        size += sys.getsizeof(event.sender_name)
+        if event._stack is not None:
+            size += 64 + 8 * len(event._stack)
+        for call in event.receivers:
+            size += 350 + _text_size((call.response,))
+            if call.query_stats is not None:
+                size += 600 + sum(len(sql) + 100 for sql in call.query_stats.sql)
+    return size
+
+
+def _text_size(values: Iterable[object]) -> int:
+    return sum(sys.getsizeof(value) for value in values if type(value) is str)
 
 
 class TraceHistory:
     """A bounded, thread-safe store of the most recent entries.
 
     Requests finish on many threads (WSGI) or in many tasks (ASGI); a lock
-    makes each operation atomic, and the deque drops the oldest entry once
-    *size* are kept.
+    makes each operation atomic. Once *size* entries are kept, or their
+    traces take more than *max_bytes*, the oldest go.
     """
 
-    def __init__(self, size: int = DEFAULTS.HISTORY_SIZE) -> None:
+    def __init__(
+        self,
+        size: int = DEFAULTS.HISTORY_SIZE,
+        max_bytes: int = DEFAULTS.HISTORY_MAX_BYTES,
+    ) -> None:
         self._lock = threading.Lock()
         self._entries: deque[HistoryEntry] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     @property
     def size(self) -> int:
@@ -85,27 +149,49 @@ class TraceHistory:
         assert maxlen is not None
         return maxlen
 
-    def add(self, entry: HistoryEntry, *, size: int | None = None) -> None:
-        """Keep *entry* as the newest, dropping the oldest beyond the bound.
+    @property
+    def bytes(self) -> int:
+        """The estimated size of the kept traces, in bytes."""
+        return self._bytes
 
-        A *size* different from the current bound (the ``HISTORY_SIZE``
-        setting changed) resizes the store first, keeping the newest entries.
+    def add(
+        self,
+        entry: HistoryEntry,
+        *,
+        size: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        """Keep *entry* as the newest, dropping the oldest beyond the bounds.
+
+        A *size* or *max_bytes* different from the current bounds (the
+        settings changed) applies from now on. An entry larger than the
+        memory bound on its own is not kept.
         """
         with self._lock:
+            if max_bytes is not None:
+                self.max_bytes = max_bytes
             if size is not None and size != self._entries.maxlen:
                 self._entries = deque(self._entries, maxlen=size)
+                self._bytes = sum(kept.size for kept in self._entries)
+            if entry.size > self.max_bytes or not self._entries.maxlen:
+                return
+            if len(self._entries) == self._entries.maxlen:
+                self._bytes -= self._entries[0].size
             self._entries.append(entry)
+            self._bytes += entry.size
+            while self._bytes > self.max_bytes:
+                self._bytes -= self._entries.popleft().size
 
     def get(self, entry_id: str) -> HistoryEntry | None:
-        """Return the entry with this id, or None when unknown or dropped."""
+        """The entry with this id, or None when unknown or dropped."""
         with self._lock:
             for entry in self._entries:
-                if entry["id"] == entry_id:
+                if entry.id == entry_id:
                     return entry
         return None
 
     def entries(self) -> list[HistoryEntry]:
-        """Return the kept entries, newest first."""
+        """The kept entries, newest first."""
         with self._lock:
             return list(reversed(self._entries))
 
@@ -113,6 +199,7 @@ class TraceHistory:
         """Forget every entry."""
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -4,27 +4,22 @@ Every guide to Django signals warns about the same things: slow receivers that
 should be background work, receivers running many queries or the same query
 over and over, chains of signals, a signal re-entering its own receiver,
 errors that ``send_robust`` swallows, receivers on ``pre_init``/``post_init``
-that run once per row. :func:`find` looks for them in a trace and returns one
-:class:`Finding` per occurrence, with the send (and receiver) it concerns.
-
-It works from a live :class:`~signaltrace.trace.Trace` (or a list of its
-events) and from the dict of :meth:`~signaltrace.trace.Trace.to_dict`, through
-one set of rules over the facts both hold, so the panel, the viewer, the
-command and the pytest assertions all report the same findings. Thresholds
-come from the ``SIGNALTRACE`` setting (see :class:`~signaltrace.conf.Config`).
+that run once per row. :func:`find` looks for them in the events of a trace
+and returns one :class:`~signaltrace.trace.Finding` per occurrence, with the
+send (and receiver) it concerns; ``Trace.to_dict()`` carries them to the
+panel, the viewer, the command and the pytest assertions, so all report the
+same findings. Thresholds come from the ``SIGNALTRACE`` setting (see
+:class:`~signaltrace.conf.Config`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from signaltrace.conf import DEFAULTS, Config
-from signaltrace.values import format_exception, truncate
-
-if TYPE_CHECKING:
-    from signaltrace.trace import SignalEvent, Trace
+from signaltrace.trace import Finding, SignalEvent, Trace
+from signaltrace.values import truncate
 
 __all__ = ["CODES", "Finding", "check_codes", "find"]
 
@@ -40,6 +35,8 @@ CODES: dict[str, str] = {
     "swallowed-error": "send_robust or asend_robust caught a receiver's error",
     "init-receiver": "a receiver on pre_init or post_init, which run once per "
     "model instance",
+    "recording-error": "signaltrace itself failed while recording a send (the "
+    "send went on as Django's would)",
 }
 
 _INIT_SIGNALS = frozenset(
@@ -48,34 +45,6 @@ _INIT_SIGNALS = frozenset(
 _ROBUST = frozenset({"send_robust", "asend_robust"})
 #: How much SQL a one-line message quotes.
 _SQL_WIDTH = 80
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One pitfall found in a trace.
-
-    Attributes:
-        code: what kind of pitfall, one of :data:`CODES`.
-        message: one line saying what happened and what to do about it.
-        event: the position of the send concerned in the trace's events (in
-            ``to_dict()["events"]`` it is the event's ``id``).
-        receiver: the position of the receiver call concerned in that send's
-            receivers, or None when the finding is about the send itself.
-    """
-
-    code: str
-    message: str
-    event: int
-    receiver: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-safe form listed in ``Trace.to_dict()["findings"]``."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "event": self.event,
-            "receiver": self.receiver,
-        }
 
 
 def check_codes(codes: Iterable[str]) -> None:
@@ -89,192 +58,99 @@ def check_codes(codes: Iterable[str]) -> None:
 
 
 def find(
-    trace: Trace | Sequence[SignalEvent] | Mapping[str, Any],
-    config: Config | None = None,
+    trace: Trace | Sequence[SignalEvent], config: Config | None = None
 ) -> list[Finding]:
-    """Return the findings of a trace, ordered by send, then receiver.
+    """The findings of a trace, ordered by send, then receiver.
 
     Arguments:
-        trace: a :class:`~signaltrace.trace.Trace`, a sequence of its events
-            (``trace.filter(...)``), or the dict of ``Trace.to_dict()``
-            (possibly through :func:`signaltrace.render.filter_trace`).
+        trace: a :class:`~signaltrace.trace.Trace`, or a sequence of events
+            (``trace.filter(...)``): positions are those in the sequence.
         config: the thresholds; default: the trace's own config, or the
-            defaults for a dict or a plain list.
+            defaults for a plain sequence.
     """
-    if isinstance(trace, Mapping):
-        events = _facts_from_dict(trace)
+    if isinstance(trace, Trace):
+        events: Sequence[SignalEvent] = trace.events
+        config = config or trace.config
+        errors = trace.recording_errors
     else:
-        # A Trace (not importable here: it imports this module) or its events.
-        source = cast("Sequence[SignalEvent]", getattr(trace, "events", trace))
-        config = config or getattr(trace, "config", None)
-        events = _facts_from_events(source, config or DEFAULTS)
+        events, errors = trace, []
     found = _find(events, config or DEFAULTS)
     order = list(CODES)
     found.sort(
         key=lambda f: (
-            f.event,
+            -1 if f.event is None else f.event,
             -1 if f.receiver is None else f.receiver,
             order.index(f.code),
         )
     )
+    found.extend(
+        Finding(
+            "recording-error",
+            f"signaltrace failed while {error}; the send went on as Django's "
+            "would, and what the trace shows of it may be incomplete.",
+            None,
+        )
+        for error in errors
+    )
     return found
 
 
-# --------------------------------------------------------------------- facts
-
-
-@dataclass(slots=True)
-class _Call:
-    name: str
-    duration_ms: float
-    error: str | None
-    queries: int
-    query_time_ms: float
-    aliases: list[str]
-    repeated: list[tuple[str, int]]
-
-
-@dataclass(slots=True)
-class _Event:
-    signal: str
-    sender: str
-    method: str
-    parent: int | None
-    parent_receiver: int | None
-    depth: int
-    receivers: list[_Call] = field(default_factory=list)
-
-    @property
-    def short(self) -> str:
-        return self.signal.rpartition(".")[2]
-
-
-def _facts_from_events(events: Sequence[SignalEvent], config: Config) -> list[_Event]:
-    position = {id(event): index for index, event in enumerate(events)}
-    facts = []
-    for event in events:
-        parent_call = event.parent_call
-        parent = position.get(id(parent_call.event)) if parent_call else None
-        parent_receiver = None
-        if parent_call is not None and parent is not None:
-            parent_receiver = _index(parent_call.event.receivers, parent_call)
-        calls = []
-        for call in event.receivers:
-            stats = call.query_stats
-            calls.append(
-                _Call(
-                    name=call.name,
-                    duration_ms=call.duration * 1000,
-                    error=format_exception(call.exception, config)
-                    if call.exception is not None
-                    else None,
-                    queries=stats.count if stats is not None else 0,
-                    query_time_ms=stats.time * 1000 if stats is not None else 0.0,
-                    aliases=list(stats.aliases) if stats is not None else [],
-                    repeated=stats.repeated() if stats is not None else [],
-                )
-            )
-        facts.append(
-            _Event(
-                signal=event.name,
-                sender=event.sender_name,
-                method=event.method,
-                parent=parent,
-                parent_receiver=parent_receiver,
-                depth=event.depth,
-                receivers=calls,
-            )
-        )
-    return facts
-
-
-def _index(items: Sequence[object], item: object) -> int | None:
-    for position, candidate in enumerate(items):
-        if candidate is item:
-            return position
-    return None
-
-
-def _facts_from_dict(trace: Mapping[str, Any]) -> list[_Event]:
-    # Dicts from before query tracking have no query keys: no queries then.
-    return [
-        _Event(
-            signal=event["signal"],
-            sender=event["sender"],
-            method=event["method"],
-            parent=event["parent"],
-            parent_receiver=event.get("parent_receiver"),
-            depth=event["depth"],
-            receivers=[
-                _Call(
-                    name=call["name"],
-                    duration_ms=call["duration_ms"],
-                    error=call["error"],
-                    queries=call.get("queries", 0),
-                    query_time_ms=call.get("query_time_ms", 0.0),
-                    aliases=list(call.get("queries_by_alias", {})),
-                    repeated=[
-                        (item["sql"], item["count"])
-                        for item in call.get("repeated_queries", ())
-                    ],
-                )
-                for call in event["receivers"]
-            ],
-        )
-        for event in trace["events"]
-    ]
+def _short(event: SignalEvent) -> str:
+    return event.name.rpartition(".")[2]
 
 
 # --------------------------------------------------------------------- rules
 
 
-def _find(events: list[_Event], config: Config) -> list[Finding]:
+def _find(events: Sequence[SignalEvent], config: Config) -> list[Finding]:
     found: list[Finding] = []
     # Whether each send re-enters an outer send of the same signal and sender.
     # Parents come before their children, so one pass fills it.
-    reentry: list[bool] = []
+    reentry: dict[int, bool] = {}
     for index, event in enumerate(events):
         found.extend(_receiver_findings(index, event, config))
-        deep = _deep_chain(events, index, config)
+        deep = _deep_chain(event, index, config)
         if deep is not None:
             found.append(deep)
-        recursion = _recursion(events, index, reentry)
-        reentry.append(recursion is not False)
+        recursion = _recursion(event, index, reentry)
+        reentry[id(event)] = recursion is not False
         if isinstance(recursion, Finding):
             found.append(recursion)
     found.extend(_init_receivers(events))
     return found
 
 
-def _receiver_findings(index: int, event: _Event, config: Config) -> list[Finding]:
+def _receiver_findings(index: int, event: SignalEvent, config: Config) -> list[Finding]:
     found = []
-    for position, call in enumerate(event.receivers):
-        where = f"{call.name} on {event.short}"
-        if call.duration_ms >= config.SLOW_RECEIVER_MS:
+    for number, call in enumerate(event.receivers):
+        where = f"{call.name} on {_short(event)}"
+        duration_ms = call.duration * 1000
+        if duration_ms >= config.SLOW_RECEIVER_MS:
             found.append(
                 Finding(
                     "slow-receiver",
-                    f"{where} took {call.duration_ms:.1f} ms (SLOW_RECEIVER_MS is "
+                    f"{where} took {duration_ms:.1f} ms (SLOW_RECEIVER_MS is "
                     f"{config.SLOW_RECEIVER_MS:g}): defer the work with "
                     "transaction.on_commit() or a background task.",
                     index,
-                    position,
+                    number,
                 )
             )
-        if call.queries > config.MAX_RECEIVER_QUERIES:
-            on = f" on {', '.join(call.aliases)}" if call.aliases else ""
+        stats = call.query_stats
+        if stats is not None and stats.count > config.MAX_RECEIVER_QUERIES:
+            on = f" on {', '.join(stats.aliases)}" if stats.aliases else ""
             found.append(
                 Finding(
                     "receiver-queries",
-                    f"{where} ran {call.queries} queries{on} in "
-                    f"{call.query_time_ms:.1f} ms (MAX_RECEIVER_QUERIES is "
+                    f"{where} ran {stats.count} queries{on} in "
+                    f"{stats.time * 1000:.1f} ms (MAX_RECEIVER_QUERIES is "
                     f"{config.MAX_RECEIVER_QUERIES}): fetch what it needs in "
                     "fewer queries, or defer the work.",
                     index,
-                    position,
+                    number,
                 )
             )
-        for sql, count in call.repeated:
+        for sql, count in stats.repeated() if stats is not None else ():
             if count > config.MAX_REPEATED_QUERIES:
                 found.append(
                     Finding(
@@ -284,99 +160,89 @@ def _receiver_findings(index: int, event: _Event, config: Config) -> list[Findin
                         f" {truncate(sql, _SQL_WIDTH)}: fetch the rows at once "
                         "with select_related(), prefetch_related() or in_bulk().",
                         index,
-                        position,
+                        number,
                     )
                 )
         if call.error is not None and event.method in _ROBUST:
             found.append(
                 Finding(
                     "swallowed-error",
-                    f"{event.method}() of {event.short} caught {call.error} from "
+                    f"{event.method}() of {_short(event)} caught {call.error} from "
                     f"{call.name}: the sender goes on as if nothing failed unless "
                     "it checks the responses.",
                     index,
-                    position,
+                    number,
                 )
             )
     return found
 
 
-def _deep_chain(events: list[_Event], index: int, config: Config) -> Finding | None:
+def _deep_chain(event: SignalEvent, index: int, config: Config) -> Finding | None:
     """A chain too deep, reported at its first send past the limit only."""
-    event = events[index]
-    parent = events[event.parent] if event.parent is not None else None
+    depth = event.depth
     limit = config.MAX_CHAIN_DEPTH
-    if event.depth <= limit or (parent is not None and parent.depth > limit):
+    if depth <= limit or depth - 1 > limit:
         return None
-    chain = [event.short]
-    ancestor = parent
-    while ancestor is not None:
-        chain.append(ancestor.short)
-        ancestor = events[ancestor.parent] if ancestor.parent is not None else None
-    shown = " -> ".join(reversed(chain))
-    if len(chain) <= event.depth:  # its outer sends are not among the events
-        shown = f"... -> {shown}"
+    chain = [_short(ancestor) for ancestor in _ancestry(event)]
     return Finding(
         "deep-chain",
-        f"{shown}: a chain of {event.depth + 1} nested sends (MAX_CHAIN_DEPTH is "
-        f"{limit}): call the code the receivers run directly, so the flow can be "
-        "followed.",
+        f"{' -> '.join(reversed(chain))}: a chain of {depth + 1} nested sends "
+        f"(MAX_CHAIN_DEPTH is {limit}): call the code the receivers run directly, "
+        "so the flow can be followed.",
         index,
     )
 
 
-def _recursion(events: list[_Event], index: int, reentry: list[bool]) -> Finding | bool:
-    """Whether send *index* re-enters an outer send of the same signal and sender.
+def _ancestry(event: SignalEvent) -> list[SignalEvent]:
+    """The event, then the send each was made from, out to the top."""
+    chain = [event]
+    call = event.parent_call
+    while call is not None:
+        chain.append(call.event)
+        call = call.event.parent_call
+    return chain
+
+
+def _recursion(
+    event: SignalEvent, index: int, reentry: dict[int, bool]
+) -> Finding | bool:
+    """Whether *event* re-enters an outer send of the same signal and sender.
 
     Returns the finding for the first re-entry of a send, True for a deeper
     one (already reported through the first), False for none.
     """
-    event = events[index]
-    key = (event.signal, event.sender)
-    below = index
-    ancestor = event.parent
-    while ancestor is not None:
-        outer = events[ancestor]
-        if (outer.signal, outer.sender) == key:
-            if reentry[ancestor]:
+    call = event.parent_call
+    while call is not None:
+        outer = call.event
+        if outer.signal is event.signal and outer.sender_name == event.sender_name:
+            if reentry.get(id(outer)):
                 return True
-            receiver = events[below].parent_receiver
-            via = (
-                outer.receivers[receiver].name
-                if receiver is not None and receiver < len(outer.receivers)
-                else "(unknown)"
-            )
-            sender = f" from {event.sender}" if event.sender != "None" else ""
+            sender = f" from {event.sender_name}" if event.sender_name != "None" else ""
             return Finding(
                 "recursion",
-                f"{event.short}{sender} was sent again while its receiver {via} "
-                "was running: guard against re-entry, or change the rows with "
-                "QuerySet.update(), which sends no signal.",
+                f"{_short(event)}{sender} was sent again while its receiver "
+                f"{call.name} was running: guard against re-entry, or change the "
+                "rows with QuerySet.update(), which sends no signal.",
                 index,
             )
-        below = ancestor
-        ancestor = outer.parent
+        call = outer.parent_call
     return False
 
 
-def _init_receivers(events: list[_Event]) -> list[Finding]:
+def _init_receivers(events: Sequence[SignalEvent]) -> list[Finding]:
     """One finding per receiver of pre_init/post_init, with its total cost."""
     totals: dict[tuple[str, str], list[Any]] = {}
     for index, event in enumerate(events):
-        if event.signal not in _INIT_SIGNALS:
+        if not event.receivers or event.name not in _INIT_SIGNALS:
             continue
-        for position, call in enumerate(event.receivers):
-            entry = totals.get((event.short, call.name))
+        for number, call in enumerate(event.receivers):
+            key = (_short(event), call.name)
+            entry = totals.get(key)
             if entry is None:
-                totals[(event.short, call.name)] = [
-                    index,
-                    position,
-                    1,
-                    call.duration_ms,
-                ]
+                totals[key] = [index, number, 1, call.duration * 1000]
             else:
                 entry[2] += 1
-                entry[3] += call.duration_ms
+                entry[3] += call.duration * 1000
     return [
         Finding(
             "init-receiver",
@@ -384,9 +250,9 @@ def _init_receivers(events: list[_Event]) -> list[Finding]:
             f"{signal} is sent for every model instance created or loaded, so its "
             "receivers grow with each queryset; move the work elsewhere.",
             index,
-            position,
+            number,
         )
-        for (signal, name), (index, position, count, total_ms) in totals.items()
+        for (signal, name), (index, number, count, total_ms) in totals.items()
     ]
 
 

@@ -11,9 +11,9 @@ Django sends ``request_started`` before any middleware runs and
 ``request_finished`` once the server has closed the response, after the
 middleware chain returned. So the middleware does not record anything itself:
 when the first instance is created (the handler loads its middleware before
-its first request) it turns on the recorder's request tracing
-(:func:`signaltrace.recorder.start_request_tracing`), which keeps the
-recorder installed for the life of the process. The middleware then attaches
+its first request) it turns on request tracing
+(:func:`signaltrace.request_scope.start_request_tracing`), which installs the
+recorder while a request is in flight. The middleware then attaches
 each request's trace to ``request.signal_trace``, notes the method, path and
 status, and adds an ``X-Signaltrace-Id`` header (with ``X-Signaltrace-Url``
 when the viewer's URLs are included). When the request finishes, its trace
@@ -37,10 +37,10 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 
-from signaltrace import recorder
+from signaltrace import request_scope
+from signaltrace.assertions import SignalTrace
 from signaltrace.conf import get_config
-from signaltrace.history import history, make_entry
-from signaltrace.trace import Trace
+from signaltrace.history import HistoryEntry, history
 
 __all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
 
@@ -78,7 +78,9 @@ _UNKEPT_APPS = frozenset({"signaltrace", "djdt"})
 
 # Keyed by the trace, which request tracing hands back alone at the end.
 # Weak, so that a request that never finishes leaves nothing behind.
-_requests: weakref.WeakKeyDictionary[Trace, _Request] = weakref.WeakKeyDictionary()
+_requests: weakref.WeakKeyDictionary[SignalTrace, _Request] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class SignalTraceMiddleware:
@@ -90,9 +92,10 @@ class SignalTraceMiddleware:
     ``MIDDLEWARE``: a request answered by a middleware above it is not kept,
     and the status it notes is then the one the client gets.
 
-    ``request.signal_trace`` is the request's :class:`~signaltrace.Trace`,
-    still recording; None for a request that did not come through a Django
-    handler (a ``RequestFactory`` request passed to the middleware directly).
+    ``request.signal_trace`` is the request's
+    :class:`~signaltrace.assertions.SignalTrace`, still recording; None for a
+    request that did not come through a Django handler (a ``RequestFactory``
+    request passed to the middleware directly).
     """
 
     sync_capable = True
@@ -112,7 +115,7 @@ class SignalTraceMiddleware:
         if self.async_mode:
             # Tells Django's handler to await this middleware.
             markcoroutinefunction(self)
-        recorder.start_request_tracing(_request_finished)
+        request_scope.start_request_tracing(_request_finished)
 
     def __call__(
         self, request: HttpRequest
@@ -137,9 +140,9 @@ class SignalTraceMiddleware:
         return response
 
 
-def _request_started(request: HttpRequest) -> Trace | None:
+def _request_started(request: HttpRequest) -> SignalTrace | None:
     """Attach the request's trace and give it an id."""
-    trace = recorder.request_trace()
+    trace = request_scope.request_trace()
     request.signal_trace = trace  # type: ignore[attr-defined]
     if trace is not None:
         _requests[trace] = _Request(uuid4().hex, request.method or "", request.path)
@@ -147,7 +150,7 @@ def _request_started(request: HttpRequest) -> Trace | None:
 
 
 def _response_ready(
-    request: HttpRequest, response: HttpResponseBase, trace: Trace | None
+    request: HttpRequest, response: HttpResponseBase, trace: SignalTrace | None
 ) -> None:
     """Note the status and point the response at its trace."""
     info = _requests.get(trace) if trace is not None else None
@@ -167,7 +170,7 @@ def _response_ready(
         )
 
 
-def _request_finished(trace: Trace) -> None:
+def _request_finished(trace: SignalTrace) -> None:
     """Hand a finished request's trace to the history and the logger.
 
     Runs inside ``response.close()``: a failure here is logged, never raised
@@ -179,47 +182,43 @@ def _request_finished(trace: Trace) -> None:
         logger.exception("signaltrace could not keep a request's trace")
 
 
-def _keep(trace: Trace) -> None:
+def _keep(trace: SignalTrace) -> None:
     info = _requests.pop(trace, None)
     # Requests the middleware never saw are left out: runserver's static
     # files, for one, are served by a handler that skips the middleware.
     if info is None or not info.kept:
         return
-    size = trace.config.HISTORY_SIZE
+    config = trace.config
     log_info = logger.isEnabledFor(logging.INFO)
-    if not size and not log_info:
+    if not config.HISTORY_SIZE and not log_info:
         return
-    data = trace.to_dict()
-    # The panel has each send's stack recorded for the toolbar's own store; the
-    # history keeps the location only, so fifty traces stay small.
-    for event in data["events"]:
-        event["stack"] = None
-    entry = make_entry(
-        data, trace_id=info.id, method=info.method, path=info.path, status=info.status
+    entry = HistoryEntry(
+        trace, trace_id=info.id, method=info.method, path=info.path, status=info.status
     )
-    if size:
-        history.add(entry, size=size)
+    if config.HISTORY_SIZE:
+        history.add(entry, size=config.HISTORY_SIZE, max_bytes=config.HISTORY_MAX_BYTES)
     if log_info:
+        data = entry.to_dict()
         logger.info(
-            "%s %s %s: sends=%d receivers=%d errors=%d signal_ms=%.3f",
-            entry["method"],
-            entry["path"],
-            entry["status"] if entry["status"] is not None else "-",
-            entry["sends"],
-            entry["receivers"],
-            entry["errors"],
-            entry["signal_ms"],
-            extra={"signal_trace": data, "signal_trace_id": info.id},
+            "%s %s %s: sends=%d receiver_calls=%d errors=%d signal_ms=%.3f",
+            entry.method,
+            entry.path,
+            entry.status if entry.status is not None else "-",
+            data["sends"],
+            data["receiver_calls"],
+            data["errors"],
+            data["signal_ms"],
+            extra={"signal_trace": data["trace"], "signal_trace_id": info.id},
         )
-    if logger.isEnabledFor(logging.DEBUG):
-        for event in data["events"]:
-            _log_send(event, info.id)
+        if logger.isEnabledFor(logging.DEBUG):
+            for event in data["trace"]["events"]:
+                _log_send(event, info.id)
 
 
 def _log_send(event: dict[str, Any], trace_id: str) -> None:
     errors = sum(1 for call in event["receivers"] if call["error"])
     logger.debug(
-        "%s%s sender=%s method=%s receivers=%d errors=%d duration_ms=%.3f",
+        "%s%s sender=%s method=%s receiver_calls=%d errors=%d duration_ms=%.3f",
         "  " * event["depth"],
         event["signal"],
         event["sender"],

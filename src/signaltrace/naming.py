@@ -18,58 +18,63 @@ import threading
 import types
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, NamedTuple, TypeVar
 
 from django.dispatch import Signal
 
-if TYPE_CHECKING:
-    from signaltrace.trace import SignalEvent
-
 __all__ = [
+    "ReceiverInfo",
     "callable_name",
+    "class_name",
     "module_globals",
     "name_matches",
+    "receiver_info",
     "receiver_name",
-    "sender_matches",
-    "sender_name",
-    "signal_matches",
+    "sender_name_matches",
     "signal_name",
     "source_location",
 ]
 
 
-class _IdentityCache:
-    """A cache keyed by object identity that holds no strong reference to its keys.
+_T = TypeVar("_T")
 
-    ``WeakKeyDictionary`` needs hashable keys and costs a Python-level call per
-    lookup; this costs a dict lookup and a dereference, which matters on the
-    path of every receiver call. Entries go away with their objects.
+
+class _IdentityCache(dict[int, _T]):
+    """Values kept by object identity: ``cache.get(id(obj))``.
+
+    Holds no strong reference to the objects. ``WeakKeyDictionary`` needs
+    hashable keys and costs a Python-level call per lookup; this costs one
+    dict lookup, which matters on the path of every send and receiver call.
+    An entry is removed by its weak reference's callback, which CPython runs
+    while the object is being freed, before its id can be given to another
+    object: an entry found is always the object's. Objects that cannot be
+    weakly referenced are not cached.
     """
 
     def __init__(self) -> None:
-        self.entries: dict[int, tuple[weakref.ref[Any], str]] = {}
+        super().__init__()
+        self._refs: dict[int, weakref.ref[Any]] = {}
 
-    def get(self, obj: object) -> tuple[weakref.ref[Any], str] | None:
-        entry = self.entries.get(id(obj))
-        if entry is not None and entry[0]() is obj:
-            return entry
-        return None
-
-    def put(self, obj: object, name: str) -> tuple[weakref.ref[Any], str] | None:
+    def put(self, obj: object, value: _T) -> None:
+        """Keep *value* for *obj*, for as long as *obj* lives."""
         key = id(obj)
-        entries = self.entries
+        refs = self._refs
+
+        def forget(_ref: weakref.ref[Any]) -> None:
+            refs.pop(key, None)
+            self.pop(key, None)
+
         try:
-            ref = weakref.ref(obj, lambda _ref: entries.pop(key, None))
+            ref = weakref.ref(obj, forget)
         except TypeError:
-            return None
-        entry = (ref, name)
-        entries[key] = entry
-        return entry
+            return
+        refs[key] = ref
+        self[key] = value
 
 
 # --------------------------------------------------------------------- signals
 
-_signal_names = _IdentityCache()
+_signal_names: _IdentityCache[str] = _IdentityCache()
 _signal_lock = threading.Lock()
 _ASSIGNMENT = r"^\s*{name}\s*(?::[^=]*)?=(?!=)"
 
@@ -82,10 +87,9 @@ def signal_name(signal: Signal) -> str:
     whose source assigns it wins. A signal that lives in no module (created in a
     function, for instance) gets a readable fallback naming its class.
     """
-    # _IdentityCache.get(), inlined: this runs at every recorded send.
-    entry = _signal_names.entries.get(id(signal))
-    if entry is not None and entry[0]() is signal:
-        return entry[1]
+    name = _signal_names.get(id(signal))
+    if name is not None:
+        return name
     with _signal_lock:
         name = _find_signal_name(signal)
         _signal_names.put(signal, name)
@@ -138,17 +142,6 @@ def _candidate_rank(candidate: tuple[str, str]) -> tuple[bool, bool, bool, int, 
     )
 
 
-def signal_matches(event: SignalEvent, signal: object) -> bool:
-    """Whether *event* was sent by *signal*: a Signal object or a dotted name.
-
-    A name without dots matches the last part of the dotted path, so
-    ``"post_save"`` finds ``django.db.models.signals.post_save``.
-    """
-    if isinstance(signal, str):
-        return name_matches(event.name, signal)
-    return event.signal is signal
-
-
 def name_matches(full_name: str, wanted: str) -> bool:
     """Whether the dotted *full_name* is what a user meant by *wanted*.
 
@@ -160,42 +153,53 @@ def name_matches(full_name: str, wanted: str) -> bool:
     return full_name.rpartition(".")[2] == wanted
 
 
+def sender_name_matches(sender_name: str, wanted: str) -> bool:
+    """Whether a described sender is what a user meant by the name *wanted*.
+
+    As :func:`name_matches` for a class's dotted path (``"Order"`` finds
+    ``shop.models.Order``); any other description must be given whole
+    (``"<CoreConfig: core>"``), and a string sender by its value (``"shop"``
+    finds the sender ``'shop'``).
+    """
+    return (
+        sender_name == wanted
+        or name_matches(sender_name, wanted)
+        or sender_name == repr(wanted)
+    )
+
+
 # ------------------------------------------------------------------- receivers
 
-_callable_names = _IdentityCache()
+_receiver_infos: _IdentityCache[ReceiverInfo] = _IdentityCache()
 
 
-def receiver_entry(receiver: object) -> tuple[weakref.ref[Any], str] | None:
-    """Return ``(weak reference, name)`` of a receiver that is not a bound method.
+class ReceiverInfo(NamedTuple):
+    """What a trace shows of a receiver, shared by all its calls."""
 
-    Cached per receiver; None when it cannot be weakly referenced.
+    #: Its dotted name (see :func:`callable_name`).
+    name: str
+    #: ``(file, line, qualname)`` where its code is defined, when known.
+    source: tuple[str, int, str] | None
+
+
+def receiver_info(receiver: object) -> ReceiverInfo:
+    """The :class:`ReceiverInfo` of a receiver, worked out once per receiver.
+
+    A bound method's is its function's: a method bound anew at every send
+    costs one lookup.
     """
-    entry = _callable_names.get(receiver)
-    if entry is not None:
-        return entry
-    return _callable_names.put(receiver, callable_name(receiver))
-
-
-def receiver_entries() -> dict[int, tuple[weakref.ref[Any], str]]:
-    """The cache behind :func:`receiver_entry`, by ``id()``, for inlined lookups.
-
-    An entry is valid only when its weak reference still gives the receiver.
-    """
-    return _callable_names.entries
+    key = receiver.__func__ if type(receiver) is types.MethodType else receiver
+    info = _receiver_infos.get(id(key))
+    if info is not None:
+        return info
+    info = ReceiverInfo(callable_name(receiver), source_location(receiver))
+    _receiver_infos.put(key, info)
+    return info
 
 
 def receiver_name(receiver: object) -> str:
-    """Return the dotted name of a receiver, cached per receiver.
-
-    See :func:`callable_name` for how each kind of callable is named.
-    """
-    key = receiver.__func__ if type(receiver) is types.MethodType else receiver
-    entry = _callable_names.get(key)
-    if entry is not None:
-        return entry[1]
-    name = callable_name(receiver)
-    _callable_names.put(key, name)
-    return name
+    """The dotted name of a receiver (see :func:`receiver_info`)."""
+    return receiver_info(receiver).name
 
 
 def callable_name(obj: object) -> str:
@@ -254,54 +258,21 @@ def source_location(obj: object) -> tuple[str, int, str] | None:
     return code.co_filename, code.co_firstlineno, target.__qualname__
 
 
-# --------------------------------------------------------------------- senders
+# --------------------------------------------------------------------- classes
 
-_sender_names = _IdentityCache()
+#: The dotted paths of classes, by ``id()`` (see _IdentityCache): model
+#: classes name most sends, and describing a send looks them up here.
+class_names: _IdentityCache[str] = _IdentityCache()
 
 
-def sender_name(sender: object) -> str:
-    """Return a readable name for a sender without running any of its code.
+def class_name(cls: type) -> str:
+    """The dotted path of a class (a model class sending ``post_save``, say).
 
-    Classes (model classes above all) get their dotted path; None is ``"None"``;
-    other objects get the safe representation used everywhere else.
+    Cached per class: class senders name most sends.
     """
-    if sender is None:
-        return "None"
-    if issubclass(type(sender), type):
-        cls = cast(type, sender)
-        entry = class_sender_entry(cls)
-        if entry is not None:
-            return entry[1]
-        return f"{cls.__module__}.{cls.__qualname__}"
-    from signaltrace.values import safe_repr
-
-    return safe_repr(sender)
-
-
-def class_sender_entry(sender: type) -> tuple[weakref.ref[Any], str] | None:
-    """Return ``(weak reference, dotted path)`` of a class sender, cached per class.
-
-    None for a class that cannot be weakly referenced.
-    """
-    entry = _sender_names.get(sender)
-    if entry is not None:
-        return entry
-    return _sender_names.put(sender, f"{sender.__module__}.{sender.__qualname__}")
-
-
-def sender_entries() -> dict[int, tuple[weakref.ref[Any], str]]:
-    """The cache behind :func:`class_sender_entry`, by ``id()``, for inlined lookups.
-
-    An entry is valid only when its weak reference still gives the sender.
-    """
-    return _sender_names.entries
-
-
-def sender_matches(event: SignalEvent, sender: object) -> bool:
-    """Whether *event* came from *sender*: an object, or a (dotted) name."""
-    if isinstance(sender, str):
-        actual = event.sender
-        if type(actual) is str:  # a string sender is matched as itself
-            return actual == sender
-        return name_matches(event.sender_name, sender) or event.sender_name == sender
-    return event.sender is sender
+    name = class_names.get(id(cls))
+    if name is not None:
+        return name
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    class_names.put(cls, name)
+    return name

@@ -18,12 +18,13 @@ outside the toolbar's middleware. So :meth:`SignalTracePanel.ready` (called
 once, when the toolbar loads its panels) turns on the recorder's request
 tracing, as :class:`~signaltrace.middleware.SignalTraceMiddleware` does;
 the middleware is not needed, and either may come first. At
-``generate_stats`` the panel stores what the request's trace holds so far;
+``generate_stats`` the panel stores the totals so far (for the sidebar);
 once ``request_finished`` has been recorded it stores the finished trace
-again under the same request id. The toolbar loads a panel's content from
-its store when the panel is opened, so the panel shows ``request_finished``
+under the same request id. The toolbar loads a panel's content from its
+store when the panel is opened, so the panel shows ``request_finished``
 too. (With ``RENDER_PANELS`` on, the content is rendered into the page
-before that, and says so.)
+before that: the trace so far is stored at ``generate_stats`` too, and the
+content says what is missing.)
 
 What is stored is plain JSON-safe data, the trace's ``to_dict()`` and its
 totals, so it survives every store (memory, database, cache) and the History
@@ -52,10 +53,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from signaltrace import naming, recorder
+from signaltrace import naming, request_scope
+from signaltrace.assertions import SignalTrace
+from signaltrace.capturing import capture
 from signaltrace.middleware import is_enabled
 from signaltrace.render import filter_trace, html_context
-from signaltrace.trace import Trace, summarize
+from signaltrace.trace import summarize
 
 __all__ = ["SignalTracePanel"]
 
@@ -89,8 +92,8 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._trace: Trace | None = None
-        self._capture: recorder.capture | None = None
+        self._trace: SignalTrace | None = None
+        self._capture: capture | None = None
 
     @classmethod
     def ready(cls) -> None:
@@ -101,19 +104,23 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
         not pay for tracing every request.
         """
         if is_enabled():
-            recorder.start_request_tracing(_request_finished)
+            request_scope.start_request_tracing(_request_finished)
 
     @property
     def nav_subtitle(self) -> str:
-        """``14 sends · 9 receivers · 3.2 ms · 1 error`` (errors only when any)."""
+        """``14 sends · 9 receiver calls · 3.2 ms · 1 error`` (errors when any)."""
         stats = self.get_stats()
-        if "trace" not in stats:
+        if "sends" not in stats:
             return ""
         parts = [
             ngettext("%(count)d send", "%(count)d sends", stats["sends"])
             % {"count": stats["sends"]},
-            ngettext("%(count)d receiver", "%(count)d receivers", stats["receivers"])
-            % {"count": stats["receivers"]},
+            ngettext(
+                "%(count)d receiver call",
+                "%(count)d receiver calls",
+                stats["receiver_calls"],
+            )
+            % {"count": stats["receiver_calls"]},
             _format_ms(stats["signal_ms"]),
         ]
         if stats["errors"]:
@@ -129,7 +136,12 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
         """The waterfall, from the stored stats alone (works for stored requests)."""
         stats = self.get_stats()
         if "trace" not in stats:
-            return format_html("<p>{}</p>", _("No signal trace was recorded."))
+            message = (
+                _("The request is still running: its trace is stored when it ends.")
+                if "sends" in stats
+                else _("No signal trace was recorded.")
+            )
+            return format_html("<p>{}</p>", message)
         request = getattr(self.toolbar, "request", None)
         context = {
             "signal_trace": html_context(stats["trace"], slow_ms=stats["slow_ms"]),
@@ -156,9 +168,9 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
         middleware instead, without ``request_started`` and
         ``request_finished``.
         """
-        trace = recorder.request_trace()
+        trace = request_scope.request_trace()
         if trace is None:
-            self._capture = recorder.capture()
+            self._capture = capture()
             trace = self._capture.__enter__()
         if dt_settings.get_config()["ENABLE_STACKTRACES"]:
             trace.config = trace.config.with_overrides(CAPTURE_STACKS=True)
@@ -171,11 +183,19 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
             self._capture = None
 
     def generate_stats(self, request: HttpRequest, response: HttpResponseBase) -> None:
-        """Store the trace so far, and store it again once the request finished."""
+        """Store the trace when the request has finished (and now, if needed now).
+
+        Until then the sidebar's totals so far are stored. With ``RENDER_PANELS``
+        the content goes into the page now, so the trace so far is stored now
+        too, and the finished one replaces it.
+        """
         trace = self._trace
         if trace is None:
             return
-        self.record_stats(_stats(trace))
+        if trace.ended_at is not None or self.toolbar.should_render_panels():
+            self.record_stats(_stats(trace))
+        else:
+            self.record_stats(_totals(trace))
         if trace.ended_at is None:
             _unfinished[trace] = _Destination(
                 self.toolbar.store, self.toolbar.request_id, self.panel_id
@@ -217,12 +237,12 @@ class _Destination:
 
 # The traces of requests whose toolbar has stored its stats, until they finish.
 # Weak, so that a request that never finishes leaves nothing behind.
-_unfinished: weakref.WeakKeyDictionary[Trace, _Destination] = (
+_unfinished: weakref.WeakKeyDictionary[SignalTrace, _Destination] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _request_finished(trace: Trace) -> None:
+def _request_finished(trace: SignalTrace) -> None:
     """Store a request's finished trace where its toolbar stored the first part.
 
     Runs inside ``response.close()``: never raises. ``request_finished`` is
@@ -245,7 +265,7 @@ def _request_finished(trace: Trace) -> None:
         loop.run_in_executor(None, destination.save, stats)
 
 
-def _stats(trace: Trace) -> dict[str, Any]:
+def _stats(trace: SignalTrace) -> dict[str, Any]:
     """The panel's stats: the trace as JSON-safe data, and its totals.
 
     What the toolbar does for its own panels is left out, as its SQL panel
@@ -263,7 +283,7 @@ def _stats(trace: Trace) -> dict[str, Any]:
     return {
         "trace": data,
         "sends": totals["sends"],
-        "receivers": totals["receivers"],
+        "receiver_calls": totals["receiver_calls"],
         "errors": totals["errors"],
         "signal_ms": totals["signal_ms"],
         "slow_ms": trace.config.SLOW_RECEIVER_MS,
@@ -273,7 +293,20 @@ def _stats(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _without_toolbar_sends(trace: Trace) -> tuple[dict[str, Any], int]:
+def _totals(trace: SignalTrace) -> dict[str, Any]:
+    """The sidebar's totals of a trace still recording, without the toolbar's sends."""
+    events = [e for e in trace.events if e.name not in _TOOLBAR_SIGNAL_NAMES]
+    return {
+        "sends": len(events),
+        "receiver_calls": sum(len(event.receivers) for event in events),
+        "errors": sum(len(event.errors) for event in events),
+        "signal_ms": round(
+            sum(e.duration for e in events if e.parent_call is None) * 1000, 4
+        ),
+    }
+
+
+def _without_toolbar_sends(trace: SignalTrace) -> tuple[dict[str, Any], int]:
     """The trace's ``to_dict()`` without the toolbar's own sends, and how many.
 
     The TemplatesPanel sends ``template_rendered`` for every template (the
@@ -287,14 +320,18 @@ def _without_toolbar_sends(trace: Trace) -> tuple[dict[str, Any], int]:
     # DebugToolbar._created is a class attribute: it has no dotted name to
     # filter by. It reaches no receiver, so it is only counted: find its
     # counts by identity.
-    signal = id(DebugToolbar._created)
-    created = [entry for key, entry in trace._counts.items() if key[0] == signal]
+    created = [
+        (sender_name, count)
+        for signal, sender_name, count in list(trace._counts.values())
+        if signal is DebugToolbar._created
+    ]
     counts = []
     for count in data["counts"]:
         left = count["count"] - sum(
-            entry[2]
-            for entry in created
-            if (entry[0], entry[1]) == (count["signal"], count["sender"])
+            number
+            for sender_name, number in created
+            if count["sender"] == sender_name
+            and count["signal"] == naming.signal_name(DebugToolbar._created)
         )
         if left > 0:
             counts.append({**count, "count": left})

@@ -25,10 +25,8 @@ the same test goes to ``<name>.2.txt``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
-import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,10 +34,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    import contextvars
-
+    from signaltrace.assertions import SignalTrace
+    from signaltrace.capturing import capture
     from signaltrace.snapshot import SnapshotTarget
-    from signaltrace.trace import Trace
 
 __all__ = ["signal_trace"]
 
@@ -51,40 +48,24 @@ _MAX_NAME = 120
 class _ItemState:
     """What the plugin keeps for one test item."""
 
-    #: The ``signal_trace`` fixture's trace, once set up.
-    fixture_trace: Trace | None = None
-    #: The trace shown in the report of a failing test.
-    report_trace: Trace | None = None
+    #: The ``signal_trace`` fixture's capture, once set up.
+    fixture: capture | None = None
+    #: The capture whose trace a failing test's report shows.
+    reported: capture | None = None
     #: Whether the test function is being called.
     in_call: bool = False
-    recordings: list[tuple[Trace, contextvars.Token[tuple[Trace, ...]]]] = field(
-        default_factory=list
-    )
+    #: The captures recording the test function's call, innermost last.
+    active: list[capture] = field(default_factory=list)
 
-    def start(self, trace: Trace) -> None:
-        """Make *trace* record from now until :meth:`stop_all`."""
-        from time import perf_counter
-
-        from signaltrace import recorder
-
-        trace.started_at = perf_counter()
-        trace.wall_started = time.time()
-        recorder.acquire()
-        self.recordings.append((trace, recorder.push(trace)))
+    def start(self, capturing: capture) -> None:
+        """Record into *capturing* from now until :meth:`stop_all`."""
+        capturing.__enter__()
+        self.active.append(capturing)
 
     def stop_all(self) -> None:
-        """Stop every recording started by :meth:`start`, innermost first."""
-        from time import perf_counter
-
-        from signaltrace import recorder
-
-        while self.recordings:
-            trace, token = self.recordings.pop()
-            # ValueError: pushed in another context, which ended with its task.
-            with contextlib.suppress(ValueError):
-                recorder.pop(token)
-            trace.ended_at = perf_counter()
-            recorder.release()
+        """End every capture started by :meth:`start`, innermost first."""
+        while self.active:
+            self.active.pop().__exit__(None, None, None)
 
 
 _state_key = pytest.StashKey[_ItemState]()
@@ -98,11 +79,10 @@ def _state(item: pytest.Item) -> _ItemState:
     return state
 
 
-def _new_trace() -> Trace:
-    from signaltrace.conf import get_config
-    from signaltrace.trace import Trace
+def _test_capture() -> capture:
+    from signaltrace.testing import capture_signals
 
-    return Trace(get_config().with_overrides(RECORD_UNRECEIVED=True))
+    return capture_signals()
 
 
 def _reports_enabled(config: pytest.Config) -> bool:
@@ -139,22 +119,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def signal_trace(request: pytest.FixtureRequest) -> Trace:
+def signal_trace(request: pytest.FixtureRequest) -> SignalTrace:
     """The signals sent by the test body, with the ``assert_*`` methods::
 
         def test_signup(client, signal_trace):
             client.post("/signup/", {"username": "ada"})
             signal_trace.assert_sent_once(post_save, sender=User, created=True)
 
-    Sends that reach no receiver are recorded too. Only the test function's
-    call is traced, not the setup of other fixtures.
+    The trace of :func:`signaltrace.testing.capture_signals` around the test
+    function's call (not the setup of other fixtures): sends that reach no
+    receiver are recorded too, and the live values are kept.
     """
     state = _state(request.node)
-    trace = _new_trace()
-    state.fixture_trace = trace
+    capturing = state.fixture = _test_capture()
     if state.in_call:  # requested with getfixturevalue() from the test body
-        state.start(trace)
-    return trace
+        state.start(capturing)
+    return capturing.trace
 
 
 # ----------------------------------------------------------------------- hooks
@@ -183,13 +163,13 @@ def pytest_runtest_protocol(
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Record the test body into the fixture's trace, or a new one for reports."""
     state = _state(item)
-    trace = state.fixture_trace
-    if trace is None and _reports_enabled(item.config):
-        trace = _new_trace()
-    state.report_trace = trace
+    capturing = state.fixture
+    if capturing is None and _reports_enabled(item.config):
+        capturing = _test_capture()
+    state.reported = capturing
     state.in_call = True
-    if trace is not None:
-        state.start(trace)
+    if capturing is not None:
+        state.start(capturing)
     try:
         return (yield)
     finally:
@@ -205,11 +185,11 @@ def pytest_runtest_makereport(
     report = yield
     if call.when == "call" and report.failed and _reports_enabled(item.config):
         state = item.stash.get(_state_key, None)
-        if state is not None and state.report_trace is not None:
+        if state is not None and state.reported is not None:
             from signaltrace.snapshot import render
 
-            trace = state.report_trace
-            text = render(trace.events, trace.config, dropped=trace.dropped)
+            trace = state.reported.trace
+            text = render(trace.events, dropped=trace.dropped)
             report.sections.append(("Captured signals call", text))
     return report
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import logging
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +41,13 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import connections
 
-from signaltrace.records import CALL_QUERIES
+from signaltrace.context import traces
+from signaltrace.sql import MAX_DISTINCT_SQL, QueryStats, normalize_sql, repeated_sql
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from signaltrace.records import CallRecord
+    from signaltrace.trace import ReceiverCall
 
 __all__ = [
     "MAX_DISTINCT_SQL",
@@ -55,113 +56,10 @@ __all__ = [
     "entered_threads",
     "is_tracking",
     "normalize_sql",
+    "repeated_sql",
     "start",
     "stop",
 ]
-
-#: Most distinct SQL strings counted per receiver call; further ones are only
-#: counted in the totals, so a receiver running many different queries keeps
-#: a bounded record.
-MAX_DISTINCT_SQL = 100
-
-
-class QueryStats:
-    """The queries one receiver call ran itself (not those of nested receivers).
-
-    Attributes:
-        aliases: ``alias -> [count, seconds]`` for each connection alias used
-            (a list, so that each query updates it in place).
-        sql: how many times each SQL string ran, for at most
-            :data:`MAX_DISTINCT_SQL` distinct strings.
-        uncounted: queries whose SQL was not kept in ``sql`` (over the cap).
-    """
-
-    __slots__ = ("aliases", "sql", "uncounted")
-
-    def __init__(self) -> None:
-        self.aliases: dict[str, list[float]] = {}
-        self.sql: dict[str, int] = {}
-        self.uncounted = 0
-
-    @property
-    def count(self) -> int:
-        """How many queries ran, on every alias."""
-        return sum(int(entry[0]) for entry in self.aliases.values())
-
-    @property
-    def time(self) -> float:
-        """Seconds spent running them (as measured around each execution)."""
-        return sum(entry[1] for entry in self.aliases.values())
-
-    def add(self, alias: str, sql: str, seconds: float) -> None:
-        """Record one query."""
-        entry = self.aliases.get(alias)
-        if entry is None:
-            self.aliases[alias] = [1, seconds]
-        else:
-            entry[0] += 1
-            entry[1] += seconds
-        counts = self.sql
-        if sql in counts:
-            counts[sql] += 1
-        elif len(counts) < MAX_DISTINCT_SQL:
-            counts[sql] = 1
-        else:
-            self.uncounted += 1
-
-    def repeated(self) -> list[tuple[str, int]]:
-        """``(normalized SQL, count)`` of the statements that ran more than once.
-
-        Statements that differ only in literal values or in the length of an
-        ``IN (...)`` list count as one; the most repeated come first.
-        """
-        return repeated_sql(self.sql)
-
-    def __repr__(self) -> str:
-        return f"<QueryStats {self.count} queries {self.time * 1000:.3f} ms>"
-
-
-# ------------------------------------------------------------ normalizing
-
-_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w\"$])-?\d+(?:\.\d+)?\b")
-_IN_LIST = re.compile(r"\bIN\s*\(\s*(?:%s|\?)(?:\s*,\s*(?:%s|\?))*\s*\)", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
-#: Transaction control is not a query a receiver could batch: each atomic()
-#: block runs its own BEGIN or SAVEPOINT.
-_TRANSACTION_CONTROL = re.compile(
-    r"\s*(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START TRANSACTION)\b",
-    re.IGNORECASE,
-)
-
-
-def normalize_sql(sql: str) -> str:
-    """Return *sql* with literal values as ``?`` and ``IN`` lists as ``IN (...)``.
-
-    The ORM already passes values as parameters (``%s``); raw SQL may inline
-    them. Either way, ``WHERE id = 1`` and ``WHERE id = 2`` are the same query
-    run twice, which is what an N+1 pattern looks like.
-    """
-    sql = _LITERAL.sub("?", sql)
-    sql = _IN_LIST.sub("IN (...)", sql)
-    return _SPACE.sub(" ", sql).strip()
-
-
-def repeated_sql(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """Merge *counts* by normalized SQL; keep those above one, most first.
-
-    Transaction control statements (BEGIN, SAVEPOINT, ...) are left out.
-    """
-    merged: dict[str, int] = {}
-    for sql, count in counts.items():
-        if _TRANSACTION_CONTROL.match(sql):
-            continue
-        key = normalize_sql(sql)
-        merged[key] = merged.get(key, 0) + count
-    return sorted(
-        ((sql, count) for sql, count in merged.items() if count > 1),
-        key=lambda pair: (-pair[1], pair[0]),
-    )
-
 
 # --------------------------------------------------------------- tracking
 
@@ -175,12 +73,17 @@ _active = False
 entered_threads: set[int] = set()
 
 
-def _no_call() -> CallRecord | None:
+logger = logging.getLogger("signaltrace")
+
+
+def _no_call() -> ReceiverCall | None:
     return None
 
 
-#: The record of the receiver call running in this context (from the recorder).
-_current_call: Callable[[], CallRecord | None] = _no_call
+#: The receiver call running in this context (from the recorder).
+_current_call: Callable[[], ReceiverCall | None] = _no_call
+#: Whether a failure of the wrapper's own bookkeeping was logged already.
+_failure_logged = False
 #: ``connections.create_connection`` as another tool set it on the instance
 #: before :func:`start` replaced it; None when it was the class's method.
 _create_before: Callable[[str], BaseDatabaseWrapper] | None = None
@@ -204,13 +107,27 @@ def _record(
         return execute(sql, params, many, context)
     finally:
         elapsed = perf_counter() - started
-        stats = call[CALL_QUERIES]
-        if stats is None:
-            stats = call[CALL_QUERIES] = QueryStats()
-        # Anything but text (a psycopg Composed, say) would have to be
-        # rendered to be compared; such queries are counted under one label.
-        text = sql if type(sql) is str else "<SQL object>"
-        stats.add(context["connection"].alias, text, elapsed)
+        try:
+            stats = call.query_stats
+            if stats is None:
+                stats = call.query_stats = QueryStats()
+            # Anything but text (a psycopg Composed, say) would have to be
+            # rendered to be compared; such queries are counted under one label.
+            text = sql if type(sql) is str else "<SQL object>"
+            stats.add(context["connection"].alias, text, elapsed)
+        except Exception as error:  # the query's own outcome must stand
+            _failed(call, error)
+
+
+def _failed(call: ReceiverCall, error: Exception) -> None:
+    """Counting a query failed: note it in the call's traces, log it once."""
+    global _failure_logged
+    # The call does not know its traces; the running context does.
+    for trace in traces.get():
+        trace.note_recording_error("counting a query", error)
+    if not _failure_logged:
+        _failure_logged = True
+        logger.error("signaltrace failed while counting a query", exc_info=error)
 
 
 def _wrap(connection: BaseDatabaseWrapper) -> None:
@@ -233,8 +150,8 @@ def _create_connection(alias: str) -> BaseDatabaseWrapper:
     return connection
 
 
-def start(current_call: Callable[[], CallRecord | None]) -> None:
-    """Begin a generation: track queries for the call records *current_call* gives.
+def start(current_call: Callable[[], ReceiverCall | None]) -> None:
+    """Begin a generation: track queries for the receiver calls *current_call* gives.
 
     Called by the recorder when it installs its wrappers on ``Signal``.
     """

@@ -28,8 +28,9 @@ from django.dispatch.dispatcher import (  # type: ignore[attr-defined]
 )
 
 from signaltrace import naming
+from signaltrace.conf import DEFAULTS
 from signaltrace.trace import Location
-from signaltrace.values import safe_repr
+from signaltrace.values import describer, safe_repr
 
 __all__ = [
     "ConnectedReceiver",
@@ -158,7 +159,7 @@ def _describe(
     receiver = entry.receiver
     uid_or_id, sender_id = entry.lookup_key
     if entry.sender is not None:
-        sender_label: str | None = naming.sender_name(entry.sender)
+        sender_label: str | None = describer(DEFAULTS).sender(entry.sender)
     else:
         sender_label = senders.name(sender_id)
     dispatch_uid = None
@@ -194,7 +195,7 @@ class _SenderNames:
         if type(sender_id) is int:
             sender = self._lookup(sender_id)
             if sender is not None:
-                return naming.sender_name(sender)
+                return describer(DEFAULTS).sender(sender)
             return f"<unknown sender id={sender_id:#x}>"
         return f"<unknown sender id={sender_id!r}>"
 

@@ -1,53 +1,43 @@
-"""Rendering a trace for people: the plain-text tree printed by the command, and
-the HTML tree shared by the viewer and the toolbar panel.
+"""Rendering a trace for people: the text of sends (the command's tree, failure
+messages, snapshots) and the HTML tree shared by the viewer and the panel.
 
-Everything here works from :meth:`signaltrace.Trace.to_dict` output, never
-from live objects, so what the tree shows and what ``--json`` prints cannot
-disagree: both come from the same (optionally filtered) dict, and every value
-in it already went through :mod:`signaltrace.values`. The HTML tree is one
-template, ``signaltrace/_trace.html``, fed by :func:`html_context`; Django's
-autoescaping shows every value as text.
+Everything here works from :meth:`signaltrace.Trace.to_dict` data (or
+:func:`signaltrace.trace.events_to_dicts` of some events), never from live
+objects: every value in it is the description taken when the signal was sent,
+so what the tree shows and what ``--json`` prints cannot disagree. One
+:class:`TextTree` lays out sends as text for every text surface, each choosing
+what to include; the HTML tree is one template, ``signaltrace/_trace.html``,
+fed by :func:`html_context`, where Django's autoescaping shows every value as
+text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.management.color import Style, no_style
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from signaltrace import insights
 from signaltrace.conf import DEFAULTS
-from signaltrace.naming import name_matches
+from signaltrace.naming import name_matches, sender_name_matches
 from signaltrace.receivers import ConnectedReceiver
 from signaltrace.trace import summarize
-from signaltrace.values import truncate
+from signaltrace.values import Value, truncate
 
 __all__ = [
+    "TextOptions",
+    "TextTree",
     "filter_trace",
-    "findings",
     "html_context",
+    "kwargs_text",
     "render_html",
     "render_receivers",
     "render_text",
+    "value_text",
 ]
-
-# ------------------------------------------------------------------ findings
-
-
-def findings(trace: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``findings`` of a ``to_dict()`` trace.
-
-    A dict stored before findings existed has none: they are found from its
-    events then, with the default thresholds.
-    """
-    found = trace.get("findings")
-    if found is None:
-        found = [finding.to_dict() for finding in insights.find(trace)]
-    return found
-
 
 # ------------------------------------------------------------------- filters
 
@@ -82,9 +72,7 @@ def filter_trace(
         )
 
     def sender_kept(name: str) -> bool:
-        return not senders or any(
-            name == wanted or name_matches(name, wanted) for wanted in senders
-        )
+        return not senders or any(sender_name_matches(name, s) for s in senders)
 
     source: list[dict[str, Any]] = trace["events"]
     new_ids: dict[int, int] = {}
@@ -131,17 +119,255 @@ def filter_trace(
         # Findings stay as found on the whole trace, on the sends kept.
         "findings": [
             {**finding, "event": new_ids[finding["event"]]}
-            for finding in findings(trace)
-            if finding["event"] in new_ids
+            if finding["event"] is not None
+            else finding
+            for finding in trace.get("findings", [])
+            if finding["event"] is None or finding["event"] in new_ids
         ],
     }
 
 
-# ----------------------------------------------------------------- text tree
+# ----------------------------------------------------------------- text
+
+
+def value_text(value: Value) -> str:
+    """A description as text: ``None``, ``True``, ``3``, or the string itself.
+
+    Control characters (a terminal escape, a carriage return, a line feed)
+    are shown escaped, so that a traced value can neither drive the terminal
+    nor fake a line of the output.
+    """
+    if type(value) is str:
+        return _printable(value)
+    return repr(value)
+
+
+def kwargs_text(kwargs: dict[str, Value], *, width: int | None = None) -> str:
+    """``name=value, name=value``; each value cut to *width* characters if given."""
+    return ", ".join(
+        f"{name}={_cut(value_text(value), width)}" for name, value in kwargs.items()
+    )
+
+
+def _cut(text: str, width: int | None) -> str:
+    return text if width is None else truncate(text, width)
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL) if not text.isprintable() else text
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """What a :class:`TextTree` shows of each send.
+
+    Attributes:
+        durations: each send's and receiver's duration (not in snapshots,
+            which must not change between runs).
+        kwargs: ``"inline"``, a summary on the send's line (cut to
+            ``value_width`` per value, ``kwargs_width`` in all);
+            ``"labelled"``, in full on the send's line after ``kwargs:``;
+            ``"line"``, on a line of its own; ``"each"``, one line per
+            keyword argument, in full; ``"none"``.
+        details: where each send came from, where each receiver is defined,
+            what it returned.
+        error_type_only: a receiver's error as its exception class's dotted
+            path, without the message (which often holds ids).
+        guides: draw the tree with ``├─``/``└─`` guides; else indent.
+        always_method: show the send method on every send, not only the
+            three other than ``send``.
+        slow_ms: receivers taking at least this long are marked slow.
+    """
+
+    durations: bool = True
+    kwargs: str = "inline"
+    details: bool = False
+    error_type_only: bool = False
+    guides: bool = True
+    always_method: bool = True
+    slow_ms: float = DEFAULTS.SLOW_RECEIVER_MS
+    value_width: int = 40
+    kwargs_width: int = 160
+
 
 _BRANCH, _LAST, _PIPE, _SPACE = "├─ ", "└─ ", "│  ", "   "
-_VALUE_WIDTH = 40
-_KWARGS_WIDTH = 160
+_INDENT = "    "
+#: How far a nested send is indented under its receiver: past ``"-> "``.
+_NESTED = "   "
+
+
+class TextTree:
+    """Lays out sends as text: one line per send, its receivers under it, and
+    under each receiver the sends it made.
+
+    Works on event dicts (:meth:`Trace.to_dict`'s ``events``): an event whose
+    ``parent`` is None, or not among them, is a root.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[dict[str, Any]],
+        options: TextOptions,
+        style: Style | None = None,
+    ) -> None:
+        self.events = events
+        self.options = options
+        self.style = style or no_style()
+        # (parent event id, receiver index or None) -> child events, in send order.
+        self.children: dict[tuple[int, int | None], list[dict[str, Any]]] = {}
+        self.roots: list[dict[str, Any]] = []
+        ids = {event["id"] for event in events}
+        for event in events:
+            parent = event["parent"]
+            if parent is None or parent not in ids:
+                self.roots.append(event)
+            else:
+                key = (parent, event.get("parent_receiver"))
+                self.children.setdefault(key, []).append(event)
+
+    def lines(self) -> list[str]:
+        """The whole tree, root by root."""
+        lines: list[str] = []
+        # Iterative, so that a trace nested as deep as Python allows renders.
+        pending: list[tuple[str, Any, str, str]] = [
+            ("send", root, "", "") for root in reversed(self.roots)
+        ]
+        while pending:
+            kind, item, lead, prefix = pending.pop()
+            if kind == "send":
+                later = self._send(item, lead, prefix, lines)
+            else:
+                later = self._receiver(item[0], item[1], item[2], lead, prefix, lines)
+            pending.extend(reversed(later))
+        return lines
+
+    # ----------------------------------------------------------------- sends
+
+    def head(self, event: dict[str, Any]) -> str:
+        """The one line that names a send."""
+        options, style = self.options, self.style
+        parts = [
+            style.MIGRATE_LABEL(event["signal"]),
+            f"sender={_printable(event['sender'])}",
+        ]
+        if options.always_method:
+            parts.append(event["method"])
+        elif event["method"] != "send":
+            parts.append(f"[{event['method']}]")
+        if options.durations:
+            parts.append(_ms(event["duration_ms"]))
+        if options.kwargs == "inline" and event["kwargs"]:
+            parts.append(
+                truncate(
+                    kwargs_text(event["kwargs"], width=options.value_width),
+                    options.kwargs_width,
+                )
+            )
+        elif options.kwargs == "labelled" and event["kwargs"]:
+            parts.append(f"kwargs: {kwargs_text(event['kwargs'])}")
+        if not event["receivers"]:
+            parts.append("(no receivers)")
+        return "  ".join(parts)
+
+    def _send(
+        self, event: dict[str, Any], lead: str, prefix: str, lines: list[str]
+    ) -> list[tuple[str, Any, str, str]]:
+        """Add a send's lines; return its receivers (and orphans) to lay out."""
+        options, style = self.options, self.style
+        lines.append(lead + self.head(event))
+        branches: list[tuple[str, Any]] = [
+            ("receiver", (event, index, call))
+            for index, call in enumerate(event["receivers"])
+        ]
+        # Sends whose receiver is not known hang from the send itself.
+        branches.extend(
+            ("send", child) for child in self.children.get((event["id"], None), ())
+        )
+        inner = prefix + (
+            (_PIPE if branches else _SPACE) if options.guides else _INDENT
+        )
+        if options.kwargs == "line" and event["kwargs"]:
+            lines.append(f"{inner}kwargs: {kwargs_text(event['kwargs'])}")
+        if options.kwargs == "each":
+            lines.extend(
+                f"{inner}  {name}={value_text(value)}"
+                for name, value in event["kwargs"].items()
+            )
+        if options.details and event["location"]:
+            lines.append(f"{inner}  sent from {_where(event['location'])}")
+        error = event["error"]
+        if error and options.guides:
+            lines.append(inner + style.ERROR(f"! {_printable(error)}"))
+        elif error and all(call["error"] != error for call in event["receivers"]):
+            # Without guides, an error a receiver raised shows on that receiver.
+            lines.append(f"{inner}send raised {self._error(event)}")
+        return self._branches(branches, prefix)
+
+    def _branches(
+        self, branches: list[tuple[str, Any]], prefix: str
+    ) -> list[tuple[str, Any, str, str]]:
+        if not self.options.guides:
+            return [
+                (kind, item, prefix + _INDENT, prefix + _INDENT)
+                for kind, item in branches
+            ]
+        laid_out = []
+        for position, (kind, item) in enumerate(branches):
+            last = position == len(branches) - 1
+            lead, sub = (_LAST, _SPACE) if last else (_BRANCH, _PIPE)
+            laid_out.append((kind, item, prefix + lead, prefix + sub))
+        return laid_out
+
+    # ------------------------------------------------------------- receivers
+
+    def receiver_head(self, call: dict[str, Any]) -> str:
+        """The one line that names a receiver call."""
+        options, style = self.options, self.style
+        parts = [call["name"] if options.guides else f"-> {call['name']}"]
+        if options.durations:
+            duration = _ms(call["duration_ms"])
+            if call["duration_ms"] >= options.slow_ms:
+                duration = style.WARNING(f"{duration} slow")
+            parts.append(duration)
+            if call["is_async"]:
+                parts.append("async")
+        if call["error"]:
+            parts.append(style.ERROR(f"raised {self._error(call)}"))
+        return "  ".join(parts)
+
+    def _error(self, item: dict[str, Any]) -> str:
+        if self.options.error_type_only and item.get("error_type"):
+            kind: str = item["error_type"]
+            return kind.removeprefix("builtins.")
+        return _printable(item["error"])
+
+    def _receiver(
+        self,
+        event: dict[str, Any],
+        index: int,
+        call: dict[str, Any],
+        lead: str,
+        prefix: str,
+        lines: list[str],
+    ) -> list[tuple[str, Any, str, str]]:
+        """Add a receiver's lines; return the sends it made to lay out."""
+        lines.append(lead + self.receiver_head(call))
+        children = self.children.get((event["id"], index), [])
+        if self.options.details:
+            inner = prefix + (_PIPE if children else _SPACE)
+            if call["source"]:
+                lines.append(f"{inner}  defined in {_where(call['source'])}")
+            if call["response"] is not None and call["response"] != "None":
+                lines.append(f"{inner}  returned {value_text(call['response'])}")
+        if self.options.guides:
+            return self._branches([("send", child) for child in children], prefix)
+        return [
+            ("send", child, prefix + _NESTED, prefix + _NESTED) for child in children
+        ]
 
 
 def render_text(
@@ -151,7 +377,7 @@ def render_text(
     verbosity: int = 1,
     slow_ms: float = DEFAULTS.SLOW_RECEIVER_MS,
 ) -> str:
-    """Return a ``to_dict()`` trace as an indented tree followed by a summary.
+    """A ``to_dict()`` trace as an indented tree followed by a summary.
 
     Each send shows its signal, sender, method, duration and a summary of its
     keyword arguments; under it each receiver with its duration and error, and
@@ -166,120 +392,16 @@ def render_text(
         verbosity: 0, 1 or 2 (higher counts as 2).
         slow_ms: receivers taking at least this many milliseconds are flagged.
     """
-    tree = _TextTree(trace["events"], style or no_style(), verbosity, slow_ms)
-    lines = tree.render() if verbosity > 0 else []
+    options = TextOptions(
+        kwargs="each" if verbosity >= 2 else "inline",
+        details=verbosity >= 2,
+        slow_ms=slow_ms,
+    )
+    tree = TextTree(trace["events"], options, style)
+    lines = tree.lines() if verbosity > 0 else []
     lines.extend(_summary(trace, tree.style, verbosity))
     lines.extend(_findings_section(trace, tree.style))
     return "\n".join(lines)
-
-
-class _TextTree:
-    """Lays out the events of a trace dict: sends and receivers alternate by level."""
-
-    def __init__(
-        self,
-        events: list[dict[str, Any]],
-        style: Style,
-        verbosity: int,
-        slow_ms: float,
-    ) -> None:
-        self.events = events
-        self.style = style
-        self.verbosity = verbosity
-        self.slow_ms = slow_ms
-        self.lines: list[str] = []
-        # (parent event id, receiver index or None) -> child events, in send order.
-        self.children: dict[tuple[int, int | None], list[dict[str, Any]]] = {}
-        self.roots: list[dict[str, Any]] = []
-        for event in events:
-            parent = event["parent"]
-            if parent is None:
-                self.roots.append(event)
-            else:
-                key = (parent, event.get("parent_receiver"))
-                self.children.setdefault(key, []).append(event)
-
-    def render(self) -> list[str]:
-        for event in self.roots:
-            self._event(event, "", "")
-        return self.lines
-
-    def _event(self, event: dict[str, Any], lead: str, prefix: str) -> None:
-        """Add a send's line, its details, then its receivers as branches."""
-        style = self.style
-        parts = [
-            lead + style.MIGRATE_LABEL(event["signal"]),
-            f"sender={event['sender']}",
-            event["method"],
-            _ms(event["duration_ms"]),
-        ]
-        if self.verbosity == 1 and event["kwargs"]:
-            parts.append(_kwargs_summary(event["kwargs"]))
-        if not event["receivers"]:
-            parts.append("(no receivers)")
-        self.lines.append("  ".join(parts))
-
-        branches: list[tuple[int | None, dict[str, Any]]] = [
-            (index, call) for index, call in enumerate(event["receivers"])
-        ]
-        # Sends whose receiver is not known (a dict without "parent_receiver")
-        # hang from the send itself.
-        branches.extend(
-            (None, child) for child in self.children.get((event["id"], None), ())
-        )
-        inner = prefix + (_PIPE if branches else _SPACE)
-        if event["error"]:
-            self.lines.append(inner + style.ERROR(f"! {event['error']}"))
-        if self.verbosity >= 2:
-            for name, value in event["kwargs"].items():
-                self.lines.append(f"{inner}  {name}={_one_line(value)}")
-            location = event["location"]
-            if location:
-                self.lines.append(f"{inner}  sent from {_where(location)}")
-
-        for position, (index, item) in enumerate(branches):
-            last = position == len(branches) - 1
-            branch, sub = (_LAST, _SPACE) if last else (_BRANCH, _PIPE)
-            if index is None:
-                self._event(item, prefix + branch, prefix + sub)
-            else:
-                self._receiver(event, index, item, prefix + branch, prefix + sub)
-
-    def _receiver(
-        self,
-        event: dict[str, Any],
-        index: int,
-        call: dict[str, Any],
-        lead: str,
-        prefix: str,
-    ) -> None:
-        """Add a receiver's line, its details, then the sends it made."""
-        style = self.style
-        duration = _ms(call["duration_ms"])
-        if call["duration_ms"] >= self.slow_ms:
-            duration = style.WARNING(f"{duration} slow")
-        parts = [lead + call["name"], duration]
-        if call["is_async"]:
-            parts.append("async")
-        if call["error"]:
-            parts.append(style.ERROR(f"raised {call['error']}"))
-        self.lines.append("  ".join(parts))
-
-        children = self.children.get((event["id"], index), [])
-        if self.verbosity >= 2:
-            inner = prefix + (_PIPE if children else _SPACE)
-            if call["source"]:
-                self.lines.append(f"{inner}  defined in {_where(call['source'])}")
-            if call["response"] not in (None, "None"):
-                self.lines.append(f"{inner}  returned {call['response']}")
-
-        for position, child in enumerate(children):
-            last = position == len(children) - 1
-            self._event(
-                child,
-                prefix + (_LAST if last else _BRANCH),
-                prefix + (_SPACE if last else _PIPE),
-            )
 
 
 def _summary(trace: dict[str, Any], style: Style, verbosity: int) -> list[str]:
@@ -291,7 +413,7 @@ def _summary(trace: dict[str, Any], style: Style, verbosity: int) -> list[str]:
         + ", ".join(
             [
                 _plural(totals["sends"], "send"),
-                _plural(totals["receivers"], "receiver call"),
+                _plural(totals["receiver_calls"], "receiver call"),
                 style.ERROR(error_text) if errors else error_text,
                 f"{_ms(totals['signal_ms'])} in signals",
             ]
@@ -306,7 +428,8 @@ def _summary(trace: dict[str, Any], style: Style, verbosity: int) -> list[str]:
             )
             if verbosity >= 2:
                 lines.append(
-                    f"  {count['signal']}  sender={count['sender']}  {count['count']}"
+                    f"  {count['signal']}  sender={_printable(count['sender'])}"
+                    f"  {count['count']}"
                 )
         if verbosity < 2:
             lines.extend(f"  {name}  {total}" for name, total in per_signal.items())
@@ -321,28 +444,16 @@ def _summary(trace: dict[str, Any], style: Style, verbosity: int) -> list[str]:
 
 
 def _findings_section(trace: dict[str, Any], style: Style) -> list[str]:
-    found = findings(trace)
+    found = trace.get("findings", [])
     if not found:
         return []
     return [
         style.MIGRATE_HEADING(f"Findings ({len(found)}):"),
         *(
-            f"  {style.WARNING(finding['code'])}  {_one_line(finding['message'])}"
+            f"  {style.WARNING(finding['code'])}  {_printable(finding['message'])}"
             for finding in found
         ),
     ]
-
-
-def _kwargs_summary(kwargs: dict[str, str]) -> str:
-    text = ", ".join(
-        f"{name}={truncate(value, _VALUE_WIDTH)}" for name, value in kwargs.items()
-    )
-    return truncate(_one_line(text), _KWARGS_WIDTH)
-
-
-def _one_line(text: str) -> str:
-    # A custom __repr__ may span lines; the tree must not.
-    return text.replace("\n", "\\n") if "\n" in text else text
 
 
 def _ms(value: float) -> str:
@@ -454,7 +565,7 @@ def html_context(
             node["via"] = parent_node["receivers"][receiver]["call"]["name"]
         else:
             parent_node["orphans"].append(node)
-    found = findings(trace)
+    found = trace.get("findings", [])
     _attach_findings(nodes, found)
     return {
         "sends": roots,

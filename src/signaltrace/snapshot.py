@@ -11,47 +11,42 @@ The same text is a test's snapshot (``assert_matches_snapshot()``) and the
                -> shop.receivers.log_notification
         -> shop.receivers.update_stats  raised shop.errors.StatsDown
 
-One line per fact, so that a diff shows what changed. The text holds nothing
-that varies between runs of the same code:
+It is the text tree of :mod:`signaltrace.render`, one line per fact so that
+a diff shows what changed, without anything that varies between runs of the
+same code:
 
 - no durations, no memory addresses (``at 0x…`` is removed);
 - model instances show a number instead of their primary key: ``#1`` is the
   first instance of that model in the rendering, so primary keys that depend
   on database sequences or test order do not leak in (``pk_set`` of
   ``m2m_changed`` uses the same numbers); unsaved instances show ``pk=None``;
-- sets are sorted, errors show the exception class only (messages often hold
-  ids or addresses);
+- sets are sorted (as every description of a set is), errors show the
+  exception class only (messages often hold ids or addresses);
 - sends of ``pre_init``/``post_init`` that reached no receiver are left out:
   one pair comes with every model instance created or fetched, so they would
   tie the snapshot to how many rows a query returns. Every other send is
   kept, including custom signals nobody listens to yet.
 
-Values are still shown through :func:`signaltrace.values.safe_kwargs` (masked,
-truncated). Values that vary by nature (timestamps, random tokens, raw ids
-passed as integers) make a snapshot unstable: pass model instances, or assert
-on such sends with ``assert_sent`` and a predicate instead.
+Values are the descriptions taken at the sends (masked, cut). Values that
+vary by nature (timestamps, random tokens, raw ids passed as integers) make a
+snapshot unstable: pass model instances, or assert on such sends with
+``assert_sent`` and a predicate instead.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db.models import Model
-from django.db.models.signals import post_init, pre_init
-from django.utils.functional import LazyObject, empty
-
-from signaltrace.conf import DEFAULTS, Config
-from signaltrace.values import safe_kwargs, safe_repr
-
-if TYPE_CHECKING:
-    from signaltrace.trace import ReceiverCall, SignalEvent
+from signaltrace.render import TextOptions, TextTree
+from signaltrace.trace import SignalEvent, events_to_dicts
+from signaltrace.values import Value
 
 __all__ = [
     "SnapshotTarget",
@@ -63,39 +58,43 @@ __all__ = [
 ]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")
-_INDENT = "    "
-#: How far a nested send is indented under its receiver: past ``"-> "``.
-_NESTED = "   "
+#: A model instance as values describes it: ``<blog.Post pk=3>``.
+_INSTANCE = re.compile(r"<([\w.]+) pk=((?!None>)[^>]*)>")
+#: A model class as values describes it: ``<model blog.Tag>``.
+_MODEL = re.compile(r"<model ([\w.]+)>")
+_INIT_SIGNALS = frozenset(
+    {"django.db.models.signals.pre_init", "django.db.models.signals.post_init"}
+)
+_OPTIONS = TextOptions(
+    durations=False,
+    kwargs="line",
+    error_type_only=True,
+    guides=False,
+    always_method=False,
+)
 
 
 def is_noise(event: SignalEvent) -> bool:
     """Whether *event* is a ``pre_init``/``post_init`` send that reached no receiver."""
-    return not event.receivers and (
-        event.signal is pre_init or event.signal is post_init
-    )
+    return not event.receivers and event.name in _INIT_SIGNALS
 
 
-def render(
-    events: Sequence[SignalEvent], config: Config = DEFAULTS, *, dropped: int = 0
-) -> str:
-    """Return the deterministic text of *events* (see the module documentation).
+def render(events: Sequence[SignalEvent], *, dropped: int = 0) -> str:
+    """The deterministic text of *events* (see the module documentation).
 
     Events sent from a receiver are shown under it when their parent is among
     *events*, and at the top level otherwise.
 
     Arguments:
         events: recorded sends in start order, such as ``trace.events``.
-        config: the settings used to mask and truncate values.
         dropped: how many sends were not recorded (``MAX_EVENTS``), to mention.
     """
-    shown = [event for event in events if not is_noise(event)]
-    ids = {id(event) for event in shown}
-    renderer = _Renderer(config, ids)
+    shown = events_to_dicts([e for e in events if not is_noise(e)], 0.0)
+    numbers = _Numbers()
     for event in shown:
-        parent = event.parent
-        if parent is None or id(parent) not in ids:
-            renderer.event(event, "")
-    lines = renderer.lines or ["(no signals sent)"]
+        event["sender"] = numbers.text(event["sender"])
+        event["kwargs"] = numbers.kwargs(event["kwargs"])
+    lines = TextTree(shown, _OPTIONS).lines() or ["(no signals sent)"]
     if dropped:
         lines.append(f"({dropped} more sends not recorded: MAX_EVENTS reached)")
     return "\n".join(_ADDRESS.sub(_hide_address, line) for line in lines) + "\n"
@@ -105,66 +104,15 @@ def _hide_address(match: re.Match[str]) -> str:
     return "" if match.group().startswith(" ") else "0x…"
 
 
-class _Shown:
-    """A value already turned into text, shown as is by ``safe_repr``."""
+class _Numbers:
+    """Numbers the model instances of a rendering, per model, in order of appearance."""
 
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-class _Renderer:
-    def __init__(self, config: Config, ids: set[int]) -> None:
-        self.config = config
-        self.ids = ids
-        self.lines: list[str] = []
-        # (model label, pk) -> number, and the last number given per label.
-        self.numbers: dict[tuple[str, Any], int] = {}
+    def __init__(self) -> None:
+        # (model label, pk text) -> number, and the last number given per label.
+        self.numbers: dict[tuple[str, str], int] = {}
         self.last: dict[str, int] = {}
 
-    # ---------------------------------------------------------------- tree
-
-    def event(self, event: SignalEvent, indent: str) -> None:
-        line = f"{indent}{event.name}  sender={self.sender(event)}"
-        if event.method != "send":
-            line += f"  [{event.method}]"
-        if not event.receivers:
-            line += "  (no receivers)"
-        self.lines.append(line)
-        if event.kwargs:
-            shown = safe_kwargs(self.kwargs(event.kwargs), self.config)
-            text = ", ".join(f"{name}={value}" for name, value in shown.items())
-            self.lines.append(f"{indent}{_INDENT}kwargs: {text}")
-        for call in event.receivers:
-            self.call(call, indent + _INDENT)
-        error = event.exception
-        if error is not None and all(
-            call.exception is not error for call in event.receivers
-        ):
-            self.lines.append(f"{indent}{_INDENT}send raised {_exception_name(error)}")
-
-    def call(self, call: ReceiverCall, indent: str) -> None:
-        line = f"{indent}-> {call.name}"
-        if call.exception is not None:
-            line += f"  raised {_exception_name(call.exception)}"
-        self.lines.append(line)
-        for child in call.children:
-            if id(child) in self.ids:
-                self.event(child, indent + _NESTED)
-
-    # -------------------------------------------------------------- values
-
-    def sender(self, event: SignalEvent) -> str:
-        sender = event.sender
-        if isinstance(sender, Model):
-            return self.instance(sender)
-        return event.sender_name
-
-    def number(self, label: str, pk: Any) -> int:
+    def number(self, label: str, pk: str) -> int:
         key = (label, pk)
         number = self.numbers.get(key)
         if number is None:
@@ -172,85 +120,24 @@ class _Renderer:
             self.last[label] = number
         return number
 
-    def instance(self, instance: Model) -> str:
-        meta = type(instance)._meta
-        # Read from __dict__: the pk property may be deferred, and must not query.
-        pk = instance.__dict__.get(meta.pk.attname) if meta.pk is not None else None
-        if pk is None:
-            return f"<{meta.label} pk=None>"
-        try:
-            return f"<{meta.label} #{self.number(meta.label, pk)}>"
-        except TypeError:  # an unhashable primary key value
-            return f"<{meta.label}>"
-
-    def kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        model = kwargs.get("model")
-        stable: dict[str, Any] = {}
-        for name, value in kwargs.items():
-            if (
-                name == "pk_set"
-                and type(value) in (set, frozenset)
-                and isinstance(model, type)
-                and issubclass(model, Model)
-            ):
-                stable[name] = self.pk_set(model, value)
-            else:
-                stable[name] = self.value(value, self.config.MAX_DEPTH)
-        return stable
-
-    def pk_set(self, model: type[Model], pks: set[Any] | frozenset[Any]) -> _Shown:
-        """m2m_changed's primary keys, numbered like the instances of *model*."""
-        if not pks:
-            return _Shown("set()")
-        try:
-            ordered = sorted(pks)
-        except TypeError:
-            ordered = sorted(pks, key=repr)
-        label = model._meta.label
-        numbers = sorted(self.number(label, pk) for pk in ordered)
-        return _Shown("{" + ", ".join(f"#{number}" for number in numbers) + "}")
-
-    def value(self, value: Any, depth: int) -> Any:
-        """Return *value* with model instances numbered and sets sorted."""
-        cls = type(value)
-        if issubclass(cls, Model):
-            return _Shown(self.instance(value))
-        if issubclass(cls, LazyObject):  # type(): never evaluate a lazy object
-            wrapped = value.__dict__.get("_wrapped", empty)
-            return value if wrapped is empty else self.value(wrapped, depth)
-        if depth <= 0:
+    def text(self, value: Value) -> Any:
+        if type(value) is not str:
             return value
-        limit = self.config.MAX_ITEMS
-        if cls is list or cls is tuple:
-            items = [self.value(item, depth - 1) for item in value[:limit]]
-            return cls([*items, *value[limit:]])
-        if cls is dict:
-            return {
-                key: self.value(item, depth - 1) if position < limit else item
-                for position, (key, item) in enumerate(value.items())
-            }
-        if cls is set or cls is frozenset:
-            return self.set(value, depth)
-        return value
-
-    def set(self, value: set[Any] | frozenset[Any], depth: int) -> _Shown:
-        if not value:
-            return _Shown("set()" if type(value) is set else "frozenset()")
-        items = sorted(
-            safe_repr(self.value(item, depth - 1), self.config) for item in value
+        return _INSTANCE.sub(
+            lambda match: f"<{match[1]} #{self.number(match[1], match[2])}>",
+            value,
         )
-        limit = self.config.MAX_ITEMS
-        if len(items) > limit:
-            items = [*items[:limit], f"…+{len(items) - limit}"]
-        body = "{" + ", ".join(items) + "}"
-        return _Shown(body if type(value) is set else f"frozenset({body})")
 
-
-def _exception_name(error: BaseException) -> str:
-    cls = type(error)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
+    def kwargs(self, kwargs: dict[str, Value]) -> dict[str, Value]:
+        stable = {name: self.text(value) for name, value in kwargs.items()}
+        model = _MODEL.fullmatch(str(kwargs.get("model")))
+        pks = kwargs.get("pk_set")
+        if model is not None and type(pks) is str and pks.startswith("{"):
+            # m2m_changed's primary keys, numbered like the instances of model.
+            items = [item for item in pks[1:-1].split(", ") if item]
+            numbers = sorted(self.number(model[1], item) for item in items)
+            stable["pk_set"] = "{" + ", ".join(f"#{n}" for n in numbers) + "}"
+        return stable
 
 
 # ------------------------------------------------------------------ snapshots

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, overload
 from unittest.mock import ANY
 
-from signaltrace.recorder import capture
+from signaltrace.capturing import capture
 
 if TYPE_CHECKING:
     from unittest import TestCase
 
-    from signaltrace.assertions import EventList
-    from signaltrace.trace import ReceiverCall, SignalEvent, Trace
+    from signaltrace.assertions import EventList, SignalTrace
+    from signaltrace.trace import ReceiverCall, SignalEvent
 
     _TestCase = TestCase
 else:
@@ -40,11 +40,12 @@ def capture_signals(*, max_events: int | None = None) -> capture:
             checkout(cart)
         trace.assert_sent_once("order_completed", sender=Order)
 
-    Unlike :func:`signaltrace.capture`, sends that reach no receiver are
-    recorded as full events, so a test can assert on a custom signal nobody
-    listens to yet.
+    Unlike a plain :func:`signaltrace.capture`, sends that reach no receiver
+    are recorded as full events, so a test can assert on a custom signal
+    nobody listens to yet, and the live values are kept, so that assertions
+    compare the real objects (``instance=order``) and predicates get them.
     """
-    return capture(record_unreceived=True, max_events=max_events)
+    return capture(record_unreceived=True, max_events=max_events, keep_values=True)
 
 
 class SignalTraceMixin(_TestCase):
@@ -56,13 +57,14 @@ class SignalTraceMixin(_TestCase):
                 self.assertSignalSent(order_completed, sender=Order, order=order)
 
     The signals sent by the test method are recorded in ``self.signal_trace``
-    (a :class:`~signaltrace.trace.Trace` with every ``assert_*`` method);
+    (a :class:`~signaltrace.assertions.SignalTrace`, with every ``assert_*``
+    method);
     ``setUp``, ``setUpTestData`` and ``tearDown`` are left out, so the data
     they create does not count. Failures raise ``self.failureException``.
     """
 
     #: What the running test method sent; set when the method starts.
-    signal_trace: Trace
+    signal_trace: SignalTrace
 
     def run(self, result: Any = None) -> Any:
         """Run the test with its method wrapped in :func:`capture_signals`."""

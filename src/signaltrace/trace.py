@@ -1,10 +1,16 @@
-"""The data model of a capture: a Trace of SignalEvents, each with its ReceiverCalls.
+"""The data model: a Trace of SignalEvents, each with its ReceiverCalls.
 
-The recorder fills these objects; every consumer (middleware, panel, command,
-pytest plugin) only reads them. Nothing here imports the recorder.
+The recorder (:mod:`signaltrace.dispatch`) fills these records while signals
+are sent; every consumer (insights, assertions, snapshots, renderers, the
+history, the panel) reads them. This module imports none of them.
 
-Receivers and senders are held through weak references where Python allows
-it, so that a capture never keeps alive what Django would have let go.
+A record holds *descriptions* (see :mod:`signaltrace.values`): the sender and
+the keyword arguments are described when the signal is sent, a receiver's
+response and exception when it returns, and never looked at again. So a
+trace shows each value as it was at the send, and holds nothing of the
+traced program alive. A capture made with ``keep_values=True`` also keeps the
+live values (``SignalEvent.sender``, ``live_kwargs``, ``ReceiverCall.exception``,
+``live_response``, ``receiver``), for tests that compare real objects.
 """
 
 from __future__ import annotations
@@ -12,100 +18,106 @@ from __future__ import annotations
 import functools
 import linecache
 import time
-import weakref
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from types import CodeType, MethodType
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import CodeType
+from typing import TYPE_CHECKING, Any, NamedTuple
+from unittest.mock import ANY
 
-from signaltrace import insights, naming
-from signaltrace.assertions import EventList, Sends, TraceAssertions
+from signaltrace import naming
 from signaltrace.conf import Config
-from signaltrace.records import (
-    CALL_CHILDREN,
-    CALL_DURATION,
-    CALL_EXCEPTION,
-    CALL_IS_ASYNC,
-    CALL_NAME,
-    CALL_QUERIES,
-    CALL_REF,
-    CALL_RESPONSE,
-    CALL_SEND,
-    CALL_STARTED_AT,
-    CALL_VIEW,
-    SEND_CALLS,
-    SEND_DURATION,
-    SEND_EXCEPTION,
-    SEND_KWARGS,
-    SEND_METHOD,
-    SEND_PARENT,
-    SEND_SENDER_NAME,
-    SEND_SENDER_REF,
-    SEND_SIGNAL,
-    SEND_STACK,
-    SEND_START,
-    SEND_STARTED_AT,
-    SEND_VIEW,
-    SEND_WHERE,
-    CallRecord,
-    SendRecord,
-)
-from signaltrace.values import format_exception, safe_kwargs, safe_repr, truncate
+from signaltrace.values import Describer, ErrorInfo, Value, describer
 
 if TYPE_CHECKING:
     from django.dispatch import Signal
 
-    from signaltrace.insights import Finding
-    from signaltrace.queries import QueryStats
+    from signaltrace.sql import QueryStats
 
 __all__ = [
+    "ANY",
+    "Finding",
     "Location",
     "ReceiverCall",
     "SignalEvent",
     "StackFrame",
     "Trace",
-    "call_view",
-    "send_view",
-    "sender_reference",
+    "events_to_dicts",
     "summarize",
 ]
 
 #: A Django send method's name: "send", "send_robust", "asend" or "asend_robust".
 Method = str
+#: Where a send came from, as recorded: the frame's code and last instruction.
+#: The line is worked out from them when it is read (see _line_number()).
+Where = tuple[CodeType, int]
+#: A recorded stack frame: code, last instruction, module name.
+RawFrame = tuple[CodeType, int, str]
 
 
-def _weak_or_strong(obj: object) -> Any:
-    """Return a callable giving back *obj*: a weak reference when possible.
+class Location(NamedTuple):
+    """A place in the source: where a send came from, or a receiver is defined."""
 
-    Bound methods need a WeakMethod: a plain weak reference to one dies at once.
+    filename: str
+    lineno: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno} in {self.function}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"file", "line", "function"}``."""
+        return {"file": self.filename, "line": self.lineno, "function": self.function}
+
+
+class StackFrame(NamedTuple):
+    """One frame of the stack a send came from (recorded with ``CAPTURE_STACKS``).
+
+    ``module`` is the frame's ``__name__``, so that a consumer can hide frames
+    by module, as django-debug-toolbar's ``HIDE_IN_STACKTRACES`` does.
     """
-    if obj is None:
-        return None
-    try:
-        if type(obj) is MethodType:
-            return weakref.WeakMethod(obj)
-        return weakref.ref(obj)
-    except TypeError:
-        return _Strong(obj)
+
+    filename: str
+    lineno: int
+    function: str
+    module: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, with the source line as ``code``."""
+        return {
+            "file": self.filename,
+            "line": self.lineno,
+            "function": self.function,
+            "module": self.module,
+            "code": linecache.getline(self.filename, self.lineno).strip(),
+        }
 
 
-def sender_reference(sender: object) -> tuple[Any, str | None]:
-    """Return how a :class:`SignalEvent` holds *sender*: a reference and a name.
+class Finding(NamedTuple):
+    """One pitfall found in a trace (see :mod:`signaltrace.insights`).
 
-    The reference is a callable giving back the sender, weak where possible. A
-    sender held weakly may be gone when its name is wanted, so it is named now;
-    classes (model classes above all) come from a cache, reference and name.
-    Others (None, strings, numbers) are held as they are and named on demand
-    (the name is None).
+    Attributes:
+        code: what kind of pitfall, one of ``signaltrace.insights.CODES``.
+        message: one line saying what happened and what to do about it.
+        event: the position of the send concerned in the trace's events (in
+            ``to_dict()["events"]`` it is the event's ``id``), or None for a
+            finding about the trace as a whole.
+        receiver: the position of the receiver call concerned in that send's
+            receivers, or None when the finding is about the send itself.
     """
-    if issubclass(type(sender), type):  # not isinstance(): it may evaluate lazy objects
-        entry = naming.class_sender_entry(cast(type, sender))
-        if entry is not None:
-            return entry
-    ref = _weak_or_strong(sender)
-    if ref is None or type(ref) is _Strong:
-        return ref, None
-    return ref, naming.sender_name(sender)
+
+    code: str
+    message: str
+    event: int | None
+    receiver: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form listed in ``Trace.to_dict()["findings"]``."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "event": self.event,
+            "receiver": self.receiver,
+        }
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,128 +136,72 @@ def _line_number(code: CodeType, instruction: int) -> int:
     return line
 
 
-class _Strong:
-    """Mimics a weak reference for objects that cannot be weakly referenced.
-
-    Such objects (None, strings, numbers, builtins) never have a lifetime that a
-    capture could extend in a way Django relies on.
-    """
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: object) -> None:
-        self.obj = obj
-
-    def __call__(self) -> object:
-        return self.obj
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a send came from: the first frame outside Django and signaltrace."""
-
-    filename: str
-    lineno: int
-    function: str
-
-    def __str__(self) -> str:
-        return f"{self.filename}:{self.lineno} in {self.function}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-safe form used by :meth:`Trace.to_dict`."""
-        return {"file": self.filename, "line": self.lineno, "function": self.function}
-
-
-class StackFrame(NamedTuple):
-    """One frame of the stack a send came from (recorded with ``CAPTURE_STACKS``).
-
-    ``module`` is the frame's ``__name__``, so that a consumer can hide frames
-    by module, as django-debug-toolbar's ``HIDE_IN_STACKTRACES`` does.
-    """
-
-    filename: str
-    lineno: int
-    function: str
-    module: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-safe form used by :meth:`Trace.to_dict`, with its code."""
-        return {
-            "file": self.filename,
-            "line": self.lineno,
-            "function": self.function,
-            "module": self.module,
-            "code": linecache.getline(self.filename, self.lineno).strip(),
-        }
-
-
 class ReceiverCall:
-    """One call of one receiver during a send (a view of the recorder's record).
+    """One call of one receiver during a send.
 
-    Built when first read; a call still running shows as it is so far.
+    Filled by the recorder as the call runs; a call still running shows as
+    it is so far (its duration is final once it has returned). The fields
+    below hold their defaults until the recorder sets them.
     """
 
-    __slots__ = ("_record",)
+    #: ``time.perf_counter()`` when the call began.
+    started_at: float = 0.0
+    #: Seconds the receiver ran, without the time signaltrace spent recording
+    #: the sends it made. For async receivers, from the first step of the
+    #: coroutine to its end, so concurrent receivers overlap.
+    duration: float = 0.0
+    #: The description of what the receiver returned (see
+    #: :mod:`signaltrace.values`); None also while it runs, when it raised, or
+    #: when a later receiver's error ended the send.
+    response: Value = None
+    #: What it raised, described; errors ``send_robust`` caught too.
+    error: ErrorInfo | None = None
+    #: The queries the call ran itself (not those of nested receivers), if
+    #: any (see :mod:`signaltrace.queries`).
+    query_stats: QueryStats | None = None
+    #: With ``keep_values``: what it raised, and what it returned, as objects.
+    exception: BaseException | None = None
+    live_response: Any = None
+    _receiver: Callable[[], Any] | None = None
+    _children: list[SignalEvent] | None = None
 
-    def __init__(self, record: CallRecord) -> None:
-        self._record = record
+    def __init__(
+        self, event: SignalEvent, info: naming.ReceiverInfo, is_async: bool
+    ) -> None:
+        #: The :class:`SignalEvent` this call belongs to.
+        self.event = event
+        #: The receiver's name and source, shared by all its calls.
+        self.info = info
+        #: Whether the receiver is a coroutine function.
+        self.is_async = is_async
 
     @property
     def name(self) -> str:
-        """The receiver's dotted path (see :func:`signaltrace.naming.receiver_name`)."""
-        return self._record[CALL_NAME]  # type: ignore[no-any-return]
+        """The receiver's dotted path (see :func:`signaltrace.naming.callable_name`)."""
+        return self.info.name
 
     @property
-    def event(self) -> SignalEvent:
-        """The :class:`SignalEvent` this call belongs to."""
-        return send_view(self._record[CALL_SEND])
-
-    @property
-    def is_async(self) -> bool:
-        """Whether the receiver is a coroutine function."""
-        return self._record[CALL_IS_ASYNC]  # type: ignore[no-any-return]
-
-    @property
-    def started_at(self) -> float:
-        """``time.perf_counter()`` when the call began."""
-        return self._record[CALL_STARTED_AT]  # type: ignore[no-any-return]
-
-    @property
-    def duration(self) -> float:
-        """Seconds the call took.
-
-        For async receivers, from the first step of the coroutine to its end,
-        so concurrent receivers overlap.
-        """
-        return self._record[CALL_DURATION]  # type: ignore[no-any-return]
-
-    @property
-    def response(self) -> Any:
-        """What the receiver returned.
-
-        None while it runs, when it raised, or when a later receiver's error
-        ended the send (Django returns no responses then).
-        """
-        return self._record[CALL_RESPONSE]
-
-    @property
-    def exception(self) -> BaseException | None:
-        """What the receiver raised, or None; errors ``send_robust`` caught too."""
-        return self._record[CALL_EXCEPTION]  # type: ignore[no-any-return]
+    def source(self) -> Location | None:
+        """Where the receiver is defined, when known."""
+        source = self.info.source
+        return Location(*source) if source is not None else None
 
     @property
     def children(self) -> list[SignalEvent]:
-        """Events sent from inside this call, in start order."""
-        children = self._record[CALL_CHILDREN]
-        return [send_view(child) for child in children] if children else []
+        """The sends made from inside this call, in start order."""
+        children = self._children
+        return list(children) if children is not None else []
 
     @property
-    def query_stats(self) -> QueryStats | None:
-        """The queries the call ran itself (not those of nested receivers), if any.
+    def receiver(self) -> Any:
+        """With ``keep_values``: the receiver, until Python collects it; else None."""
+        ref = self._receiver
+        return ref() if ref is not None else None
 
-        See :mod:`signaltrace.queries`.
-        """
-        return self._record[CALL_QUERIES]  # type: ignore[no-any-return]
+    @property
+    def failed(self) -> bool:
+        """Whether the receiver raised (even when ``send_robust`` caught it)."""
+        return self.error is not None
 
     @property
     def queries(self) -> int:
@@ -259,153 +215,119 @@ class ReceiverCall:
         stats = self.query_stats
         return stats.time if stats is not None else 0.0
 
-    @property
-    def receiver(self) -> Any:
-        """The receiver object, or None once Python has collected it."""
-        ref = self._record[CALL_REF]
-        return ref() if ref is not None else None
-
-    @property
-    def failed(self) -> bool:
-        """Whether the receiver raised (even when ``send_robust`` caught it)."""
-        return self.exception is not None
-
-    @property
-    def source(self) -> Location | None:
-        """The file and line where the receiver is defined, when known."""
-        receiver = self.receiver
-        if receiver is None:
-            return None
-        found = naming.source_location(receiver)
-        return Location(*found) if found else None
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ReceiverCall) and other._record is self._record
-
-    def __hash__(self) -> int:
-        return id(self._record)
-
     def __repr__(self) -> str:
-        state = f"raised {type(self.exception).__name__}" if self.failed else "ok"
+        state = f"raised {self.error.name}" if self.error is not None else "ok"
         return f"<ReceiverCall {self.name} {self.duration * 1000:.3f} ms {state}>"
 
-    def to_dict(self, config: Config) -> dict[str, Any]:
-        """Return the JSON-safe form used by :meth:`Trace.to_dict`."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, one entry of an event's ``receivers``."""
+        error = self.error
+        stats = self.query_stats
         source = self.source
-        exception = self.exception
         return {
-            "name": self.name,
+            "name": self.info.name,
             "duration_ms": round(self.duration * 1000, 4),
             "is_async": self.is_async,
-            "response": None
-            if exception is not None
-            else safe_repr(self.response, config),
-            "error": format_exception(exception, config)
-            if exception is not None
-            else None,
-            "source": source.to_dict() if source else None,
-            **_queries_dict(self.query_stats, config),
+            "response": self.response if error is None else None,
+            "error": str(error) if error is not None else None,
+            "error_type": error.type if error is not None else None,
+            "source": source.to_dict() if source is not None else None,
+            **(stats.to_dict() if stats is not None else _NO_QUERIES),
         }
 
 
-def call_view(record: CallRecord) -> ReceiverCall:
-    """The :class:`ReceiverCall` of a call record, built once and kept in it."""
-    view = record[CALL_VIEW]
-    if view is None:
-        view = record[CALL_VIEW] = ReceiverCall(record)
-    return view  # type: ignore[no-any-return]
-
-
-def _queries_dict(stats: QueryStats | None, config: Config) -> dict[str, Any]:
-    """The query keys of a receiver call's ``to_dict()``.
-
-    SQL comes normalized by :func:`signaltrace.queries.normalize_sql`, so it
-    holds no parameter value, and truncated.
-    """
-    if stats is None:
-        return {
-            "queries": 0,
-            "query_time_ms": 0.0,
-            "queries_by_alias": {},
-            "repeated_queries": [],
-        }
-    return {
-        "queries": stats.count,
-        "query_time_ms": round(stats.time * 1000, 4),
-        "queries_by_alias": {
-            alias: {"queries": count, "time_ms": round(seconds * 1000, 4)}
-            for alias, (count, seconds) in stats.aliases.items()
-        },
-        "repeated_queries": [
-            {"sql": truncate(sql, config.MAX_VALUE_LENGTH), "count": count}
-            for sql, count in stats.repeated()
-        ],
-    }
+_NO_QUERIES: dict[str, Any] = {
+    "queries": 0,
+    "query_time_ms": 0.0,
+    "queries_by_alias": {},
+    "repeated_queries": [],
+}
 
 
 class SignalEvent:
     """One call of ``Signal.send``, ``send_robust``, ``asend`` or ``asend_robust``.
 
-    A read-only view of what the recorder wrote (see :mod:`signaltrace.records`),
-    built when first read; a send still running shows as it is so far.
+    Filled by the recorder as the send runs; a send still running shows as it
+    is so far. The fields below hold their defaults until the recorder sets
+    them.
     """
 
-    __slots__ = ("_name", "_record")
+    #: ``time.perf_counter()`` when its first receiver was called (when
+    #: Django's method began, for the send methods it runs itself).
+    started_at: float = 0.0
+    #: Seconds its receivers ran, one after the other for ``send()`` to sync
+    #: receivers, else from the start of Django's method to its end; without
+    #: the time signaltrace spent recording (see the docs' "How it works").
+    duration: float = 0.0
+    #: The exception that propagated out of the send, described.
+    error: ErrorInfo | None = None
+    #: With ``keep_values``: the exception that propagated, the keyword
+    #: arguments as passed, and the sender (a callable giving it back).
+    exception: BaseException | None = None
+    live_kwargs: dict[str, Any] | None = None
+    _sender: Callable[[], Any] | None = None
+    #: The frames the send was made from, as recorded (``CAPTURE_STACKS``).
+    _stack: tuple[RawFrame, ...] | None = None
+    #: When the outermost capture recording it started, for :attr:`start`.
+    _origin: float = 0.0
+    #: When the recorder began recording it, for a send made in a receiver.
+    _entered: float = 0.0
+    #: The recorder's state while the send runs: the sync receiver call in
+    #: progress, and how Django's own method is being followed.
+    _running: ReceiverCall | None = None
+    _dispatch: Any = None
 
-    def __init__(self, record: SendRecord) -> None:
-        self._record = record
-        self._name: str | None = None
-
-    @property
-    def signal(self) -> Signal:
-        """The Signal object."""
-        return self._record[SEND_SIGNAL]  # type: ignore[no-any-return]
+    def __init__(
+        self,
+        signal: Signal,
+        method: Method,
+        sender_name: str,
+        kwargs: dict[str, Value],
+        where: Where | None,
+        parent_call: ReceiverCall | None,
+    ) -> None:
+        #: The Signal object.
+        self.signal = signal
+        #: ``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``.
+        self.method = method
+        #: The sender, described: a class's dotted path, ``"None"``, or the
+        #: safe text of any other object.
+        self.sender_name = sender_name
+        #: The keyword arguments, each described (masked by name, cut).
+        self.kwargs = kwargs
+        self._where = where
+        #: The :class:`ReceiverCall` that made this send, or None.
+        self.parent_call = parent_call
+        #: One :class:`ReceiverCall` per receiver called, in call order.
+        self.receivers: list[ReceiverCall] = []
 
     @property
     def name(self) -> str:
-        """The signal's dotted import path.
+        """The signal's dotted import path, e.g. ``django.db.models.signals.post_save``.
 
-        For example ``django.db.models.signals.post_save``; see
-        :func:`signaltrace.naming.signal_name`.
+        See :func:`signaltrace.naming.signal_name`.
         """
-        if self._name is None:
-            self._name = naming.signal_name(self.signal)
-        return self._name
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments as passed to the send method."""
-        return self._record[SEND_KWARGS]  # type: ignore[no-any-return]
-
-    @property
-    def method(self) -> Method:
-        """``"send"``, ``"send_robust"``, ``"asend"`` or ``"asend_robust"``."""
-        return self._record[SEND_METHOD]  # type: ignore[no-any-return]
-
-    @property
-    def receivers(self) -> list[ReceiverCall]:
-        """One :class:`ReceiverCall` per receiver called, in call order."""
-        return [call_view(call) for call in self._record[SEND_CALLS]]
-
-    @property
-    def started_at(self) -> float:
-        """``time.perf_counter()`` when the send began."""
-        return self._record[SEND_STARTED_AT]  # type: ignore[no-any-return]
+        return naming.signal_name(self.signal)
 
     @property
     def start(self) -> float:
-        """Seconds between the start of the outermost active capture and the send."""
-        return self._record[SEND_START]  # type: ignore[no-any-return]
+        """Seconds from the start of the outermost capture recording it to the send."""
+        return self.started_at - self._origin
 
     @property
-    def duration(self) -> float:
-        """Seconds the whole send took."""
-        return self._record[SEND_DURATION]  # type: ignore[no-any-return]
+    def sender(self) -> Any:
+        """With ``keep_values``: the sender, until Python collects it; else None."""
+        ref = self._sender
+        return ref() if ref is not None else None
 
     @property
-    def exception(self) -> BaseException | None:
-        """The exception that propagated out of the send, if any."""
-        return self._record[SEND_EXCEPTION]  # type: ignore[no-any-return]
+    def location(self) -> Location | None:
+        """Where the send came from: the first frame outside Django and signaltrace."""
+        where = self._where
+        if where is None:
+            return None
+        code, instruction = where
+        return Location(code.co_filename, _line_number(code, instruction), code.co_name)
 
     @property
     def stack(self) -> tuple[StackFrame, ...] | None:
@@ -413,124 +335,179 @@ class SignalEvent:
 
         None unless a trace recording it has ``CAPTURE_STACKS`` on.
         """
-        return self._record[SEND_STACK]  # type: ignore[no-any-return]
+        if self._stack is None:
+            return None
+        return tuple(
+            StackFrame(
+                code.co_filename, _line_number(code, instruction), code.co_name, module
+            )
+            for code, instruction, module in self._stack
+        )
 
     @property
-    def parent_call(self) -> ReceiverCall | None:
-        """The :class:`ReceiverCall` that made this send, or None."""
-        parent = self._record[SEND_PARENT]
-        return call_view(parent) if parent is not None else None
+    def parent(self) -> SignalEvent | None:
+        """The event whose receiver sent this one, or None for a top-level send."""
+        call = self.parent_call
+        return call.event if call is not None else None
 
     @property
     def depth(self) -> int:
         """0 for a send made outside any receiver, its parent's depth + 1 inside."""
         depth = 0
-        call = self._record[SEND_PARENT]
+        call = self.parent_call
         while call is not None:
             depth += 1
-            call = call[CALL_SEND][SEND_PARENT]
+            call = call.event.parent_call
         return depth
-
-    @property
-    def sender_name(self) -> str:
-        """A readable name for the sender, never running its code."""
-        name = self._record[SEND_SENDER_NAME]
-        if name is None:
-            name = self._record[SEND_SENDER_NAME] = naming.sender_name(self.sender)
-        return name  # type: ignore[no-any-return]
-
-    @property
-    def location(self) -> Location | None:
-        """Where the send came from: the first frame outside Django and signaltrace."""
-        where = self._record[SEND_WHERE]
-        if where is None:
-            return None
-        code, instruction = where
-        return Location(code.co_filename, _line_number(code, instruction), code.co_name)
-
-    @property
-    def sender(self) -> Any:
-        """The sender, or None once Python has collected it."""
-        ref = self._record[SEND_SENDER_REF]
-        return ref() if ref is not None else None
-
-    @property
-    def parent(self) -> SignalEvent | None:
-        """The event whose receiver sent this one, or None for a top-level send."""
-        parent = self._record[SEND_PARENT]
-        return send_view(parent[CALL_SEND]) if parent is not None else None
 
     @property
     def children(self) -> list[SignalEvent]:
         """Events sent from inside this event's receivers, receiver by receiver."""
         return [
-            send_view(child)
-            for call in self._record[SEND_CALLS]
-            if call[CALL_CHILDREN]
-            for child in call[CALL_CHILDREN]
+            child
+            for call in self.receivers
+            if call._children
+            for child in call._children
         ]
 
     @property
     def errors(self) -> list[ReceiverCall]:
         """The receiver calls that raised."""
-        return [call for call in self.receivers if call.exception is not None]
+        return [call for call in self.receivers if call.error is not None]
 
     def walk(self) -> Iterator[SignalEvent]:
-        """Yield this event and then all its descendants, depth first."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This event and then all its descendants, depth first."""
+        stack = [self]
+        while stack:
+            event = stack.pop()
+            yield event
+            stack.extend(reversed(event.children))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SignalEvent) and other._record is self._record
+    def matches(
+        self,
+        signal: object = None,
+        sender: object = ANY,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        describer: Describer,
+    ) -> bool:
+        """Whether this send is of *signal*, from *sender*, with *kwargs*.
 
-    def __hash__(self) -> int:
-        return id(self._record)
+        The one matching rule of :meth:`Trace.filter`, the assertions and the
+        command's filters; see the docs' "Matching" section. *describer*
+        describes expected values when the live ones were not kept.
+        """
+        if signal is not None and not _signal_matches(self, signal):
+            return False
+        if sender is not ANY and not _sender_matches(self, sender, describer):
+            return False
+        for key, expected in (kwargs or {}).items():
+            if key not in self.kwargs or not self.value_matches(
+                key, expected, describer
+            ):
+                return False
+        return True
+
+    def value_matches(self, key: str, expected: object, describer: Describer) -> bool:
+        """Whether keyword argument *key* matches *expected*.
+
+        With live values: the same object, a predicate's true answer, or
+        ``==``. With descriptions only: ``==`` with the description, or the
+        same description; a predicate raises TypeError then.
+        """
+        live = self.live_kwargs
+        if live is not None:
+            actual = live[key]
+            if actual is expected:
+                return True
+            if is_predicate(expected):
+                return bool(expected(actual))  # type: ignore[operator]
+            # expected on the left: ANY and other matchers' __eq__ decide.
+            return bool(expected == actual)
+        if is_predicate(expected):
+            raise TypeError(
+                f"{naming.callable_name(expected)} is a predicate, which needs the "
+                "live values: record with capture(keep_values=True) (the "
+                "signal_trace fixture and capture_signals() do)."
+            )
+        described = self.kwargs[key]
+        return bool(expected == described) or describer.describe(expected) == described
 
     def __repr__(self) -> str:
         return (
             f"<SignalEvent {self.name} sender={self.sender_name} "
-            f"method={self.method} receivers={len(self._record[SEND_CALLS])}>"
+            f"method={self.method} receivers={len(self.receivers)}>"
         )
 
 
-def send_view(record: SendRecord) -> SignalEvent:
-    """The :class:`SignalEvent` of a send record, built once and kept in it."""
-    view = record[SEND_VIEW]
-    if view is None:
-        view = record[SEND_VIEW] = SignalEvent(record)
-    return view  # type: ignore[no-any-return]
+def is_predicate(value: object) -> bool:
+    """Whether an expected value is a predicate to call rather than compare.
+
+    Plain functions, lambdas, bound methods, builtins and ``functools.partial``
+    are; classes and callable objects such as mocks are compared with ``==``.
+    """
+    # type() rather than isinstance(): a Mock(spec=function) claims to be one.
+    return issubclass(
+        type(value),
+        types.FunctionType
+        | types.BuiltinFunctionType
+        | types.MethodType
+        | functools.partial,
+    )
 
 
-@dataclass(eq=False)
-class Trace(TraceAssertions):
-    """Everything recorded by one :func:`signaltrace.capture`.
+def _signal_matches(event: SignalEvent, signal: object) -> bool:
+    if isinstance(signal, str):
+        return naming.name_matches(event.name, signal)
+    return event.signal is signal
+
+
+def _sender_matches(event: SignalEvent, sender: object, describer: Describer) -> bool:
+    """A sender object, None (sent with ``sender=None``) or a (dotted) name."""
+    if sender is None:
+        return event.sender_name == "None"
+    live = event._sender
+    if isinstance(sender, str):
+        actual = live() if live is not None else None
+        if type(actual) is str:  # a string sender is itself
+            return actual == sender
+        return naming.sender_name_matches(event.sender_name, sender)
+    if live is not None:
+        return live() is sender
+    return event.sender_name == describer.sender(sender)
+
+
+class Trace:
+    """Everything recorded by one capture: a :func:`signaltrace.capture` block,
+    one request, one management command, one test.
 
     Attributes:
         config: the settings in force when the capture started.
+        keep_values: whether events keep the live values too (see the module
+            documentation).
+        events: every recorded send, in start order (nested sends included).
         dropped: sends that were not stored because ``MAX_EVENTS`` was reached.
+        recording_errors: what went wrong in signaltrace itself while
+            recording (the sends went on as Django's would), described.
         started_at: ``time.perf_counter()`` at the start of the capture.
         ended_at: ``time.perf_counter()`` at its end, or None while it runs.
         wall_started: ``time.time()`` at the start, for display.
     """
 
-    config: Config
-    dropped: int = 0
-    started_at: float = field(default_factory=time.perf_counter)
-    ended_at: float | None = None
-    wall_started: float = field(default_factory=time.time)
-    # (id(signal), id(sender)) -> [signal name, sender name, count]. Keyed by ids so
-    # that counting a hot send stays cheap and holds no reference to the sender.
-    _counts: dict[tuple[int, int], list[Any]] = field(default_factory=dict, repr=False)
-    # The findings, once computed on an ended trace (which no longer changes).
-    _cached_findings: list[Finding] | None = field(default=None, repr=False)
-    # What the recorder wrote: one record per recorded send, in start order.
-    _records: list[SendRecord] = field(default_factory=list, repr=False)
-
-    @property
-    def events(self) -> list[SignalEvent]:
-        """Every recorded send, in start order (nested sends included)."""
-        return [send_view(record) for record in self._records]
+    def __init__(self, config: Config, *, keep_values: bool = False) -> None:
+        self.config = config
+        self.keep_values = keep_values
+        #: Describes this trace's values (settings read once, not per send).
+        self.describer = describer(config)
+        self.events: list[SignalEvent] = []
+        self.dropped = 0
+        self.recording_errors: list[str] = []
+        self.started_at = time.perf_counter()
+        self.ended_at: float | None = None
+        self.wall_started = time.time()
+        # (id(signal), id(sender)) -> [signal, sender name, count]: counting a
+        # hot send stays cheap and holds no reference to the sender.
+        self._counts: dict[tuple[int, int], list[Any]] = {}
 
     @property
     def counts(self) -> dict[tuple[str, str], int]:
@@ -540,33 +517,29 @@ class Trace(TraceAssertions):
         such sends as full events (``record_unreceived=True``).
         """
         counts: dict[tuple[str, str], int] = {}
-        for signal_name, sender_name, count in list(self._counts.values()):
-            key = (signal_name, sender_name)
+        for signal, sender_name, count in list(self._counts.values()):
+            key = (naming.signal_name(signal), sender_name)
             counts[key] = counts.get(key, 0) + count
         return counts
 
     @property
     def findings(self) -> list[Finding]:
-        """The pitfalls found in this trace (see :mod:`signaltrace.insights`).
+        """The pitfalls found in this trace.
 
-        Computed when first read, and kept once the trace has ended.
+        None for a bare Trace; the traces signaltrace hands out
+        (:class:`signaltrace.assertions.SignalTrace`) find them with
+        :mod:`signaltrace.insights`.
         """
-        if self._cached_findings is not None:
-            return self._cached_findings
-        found = insights.find(self.events, self.config)
-        if self.ended_at is not None:
-            self._cached_findings = found
-        return found
+        return []
 
     @property
     def roots(self) -> list[SignalEvent]:
         """The events not sent from inside another recorded event's receiver."""
-        recorded = {id(record) for record in self._records}
+        recorded = {id(event) for event in self.events}
         return [
-            send_view(record)
-            for record in self._records
-            if record[SEND_PARENT] is None
-            or id(record[SEND_PARENT][CALL_SEND]) not in recorded
+            event
+            for event in self.events
+            if event.parent_call is None or id(event.parent_call.event) not in recorded
         ]
 
     @property
@@ -588,117 +561,125 @@ class Trace(TraceAssertions):
     @property
     def errors(self) -> list[ReceiverCall]:
         """Every receiver call that raised, including errors send_robust caught."""
-        return [call for call in self.receiver_calls if call.exception is not None]
+        return [call for call in self.receiver_calls if call.error is not None]
 
     def __iter__(self) -> Iterator[SignalEvent]:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self.events)
 
     def filter(
-        self, signal: object = None, sender: object = None, **kwargs: Any
-    ) -> EventList:
-        """Return the events matching all the given criteria, in start order.
-
-        The result is a list that also has the ``assert_*`` methods of a trace.
+        self, signal: object = None, sender: object = ANY, **kwargs: Any
+    ) -> list[SignalEvent]:
+        """The events matching all the given criteria, in start order.
 
         Arguments:
             signal: a Signal object or its dotted name (the last part alone,
-                e.g. ``"post_save"``, also matches).
-            sender: the sender object or its dotted name.
-            kwargs: keyword arguments the send must have had, compared with ``==``.
+                e.g. ``"post_save"``, also matches); None for any signal.
+            sender: the sender object or its dotted name; ``None`` for sends
+                made with ``sender=None``; ``ANY`` (the default) for any.
+            kwargs: keyword arguments the send must have had (see
+                :meth:`SignalEvent.matches`).
         """
-        matching = [
+        return [
             event
             for event in self.events
-            if (signal is None or naming.signal_matches(event, signal))
-            and (sender is None or naming.sender_matches(event, sender))
-            and all(
-                key in event.kwargs and event.kwargs[key] == value
-                for key, value in kwargs.items()
-            )
+            if event.matches(signal, sender, kwargs, describer=self.describer)
         ]
-        return EventList(matching, self.config)
-
-    def _sends(self) -> Sends:
-        """What the ``assert_*`` methods check (see :mod:`signaltrace.assertions`)."""
-        return Sends(
-            self.events, self.config, self.counts, self.dropped, "Sends that happened"
-        )
-
-    def _findings(self) -> list[Finding]:
-        """What ``assert_no_findings`` checks: :attr:`findings`."""
-        return self.findings
 
     def offset(self, event: SignalEvent) -> float:
         """Seconds between the start of this capture and the start of *event*."""
         return event.started_at - self.started_at
 
+    def note_recording_error(self, stage: str, error: BaseException) -> None:
+        """Note that signaltrace's own code failed at *stage* of recording a send."""
+        if len(self.recording_errors) < 100:
+            self.recording_errors.append(f"{stage}: {self.describer.error(error)}")
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the trace as JSON-safe data: redacted, truncated, stable keys.
+        """The trace as JSON-safe data: a walk over what was described at the sends.
 
         Events refer to their parent by index in ``events``; the keys are
         documented in the docs' "Trace format" page.
         """
-        config = self.config
-        index = {id(event): position for position, event in enumerate(self.events)}
-        events = []
-        for position, event in enumerate(self.events):
-            parent = event.parent
-            parent_id = index.get(id(parent)) if parent is not None else None
-            events.append(
-                {
-                    "id": position,
-                    "parent": parent_id,
-                    # Which of the parent's receivers sent it, by index in its
-                    # "receivers": a tree nests it under that receiver.
-                    "parent_receiver": parent.receivers.index(event.parent_call)
-                    if parent is not None
-                    and parent_id is not None
-                    and event.parent_call is not None
-                    else None,
-                    "signal": event.name,
-                    "sender": event.sender_name,
-                    "method": event.method,
-                    "kwargs": safe_kwargs(event.kwargs, config),
-                    "start_ms": round(self.offset(event) * 1000, 4),
-                    "duration_ms": round(event.duration * 1000, 4),
-                    "depth": event.depth,
-                    "location": event.location.to_dict() if event.location else None,
-                    "stack": [frame.to_dict() for frame in event.stack]
-                    if event.stack is not None
-                    else None,
-                    "receivers": [call.to_dict(config) for call in event.receivers],
-                    "error": format_exception(event.exception, config)
-                    if event.exception is not None
-                    else None,
-                }
-            )
         return {
             "started_at": self.wall_started,
             "duration_ms": round(self.duration * 1000, 4),
             "elapsed_ms": round(self.elapsed * 1000, 4),
-            "events": events,
+            "events": events_to_dicts(self.events, self.started_at),
             "counts": [
-                {"signal": signal_name, "sender": sender_name, "count": count}
-                for (signal_name, sender_name), count in sorted(self.counts.items())
+                {"signal": signal, "sender": sender, "count": count}
+                for (signal, sender), count in sorted(self.counts.items())
             ],
             "dropped": self.dropped,
+            "recording_errors": list(self.recording_errors),
             "findings": [finding.to_dict() for finding in self.findings],
         }
+
+
+def events_to_dicts(
+    events: Sequence[SignalEvent], origin: float
+) -> list[dict[str, Any]]:
+    """The JSON form of *events* (see the docs' "Trace format").
+
+    An event's ``parent`` is the position of its parent in *events*, or None
+    when its parent is not among them; *origin* is the ``perf_counter()`` the
+    ``start_ms`` offsets count from.
+    """
+    index = {id(event): position for position, event in enumerate(events)}
+    dicts = []
+    for position, event in enumerate(events):
+        call = event.parent_call
+        parent = index.get(id(call.event)) if call is not None else None
+        error = event.error
+        location = event.location
+        stack = event.stack
+        dicts.append(
+            {
+                "id": position,
+                "parent": parent,
+                # Which of the parent's receivers sent it, by index in its
+                # "receivers": a tree nests it under that receiver.
+                "parent_receiver": _index_of(call.event.receivers, call)
+                if call is not None and parent is not None
+                else None,
+                "signal": event.name,
+                "sender": event.sender_name,
+                "method": event.method,
+                "kwargs": dict(event.kwargs),
+                "start_ms": round((event.started_at - origin) * 1000, 4),
+                "duration_ms": round(event.duration * 1000, 4),
+                "depth": event.depth,
+                "location": location.to_dict() if location is not None else None,
+                "stack": [frame.to_dict() for frame in stack]
+                if stack is not None
+                else None,
+                "receivers": [call.to_dict() for call in event.receivers],
+                "error": str(error) if error is not None else None,
+                "error_type": error.type if error is not None else None,
+            }
+        )
+    return dicts
+
+
+def _index_of(calls: list[ReceiverCall], call: ReceiverCall) -> int | None:
+    for position, candidate in enumerate(calls):
+        if candidate is call:
+            return position
+    return None
 
 
 def summarize(data: dict[str, Any]) -> dict[str, Any]:
     """The totals every view of a :meth:`Trace.to_dict` trace shows.
 
-    ``sends`` (stored events), ``receivers`` (receiver calls), ``errors``
-    (calls that raised), ``signal_ms`` and ``elapsed_ms``.
+    ``sends`` (stored events), ``receiver_calls``, ``errors`` (calls that
+    raised), ``signal_ms`` and ``elapsed_ms``.
     """
     calls = [call for event in data["events"] for call in event["receivers"]]
     return {
         "sends": len(data["events"]),
-        "receivers": len(calls),
+        "receiver_calls": len(calls),
         "errors": sum(1 for call in calls if call["error"]),
         "signal_ms": data["duration_ms"],
         "elapsed_ms": data["elapsed_ms"],

@@ -1,41 +1,384 @@
-"""Safe representations: the one way a traced value leaves the process.
+"""Describing values: the one way a traced value leaves the process.
 
-Every value shown in the panel, the viewer, logs or JSON goes through
-:func:`safe_repr`, which
+A send's sender and keyword arguments, a receiver's response and exception
+are *described* once, when the signal is sent or the receiver returns, and
+every surface (panel, viewer, JSON, text, logs, snapshots, failure messages)
+shows that description. A description is small, immutable and JSON-ready:
 
-- never calls ``__str__`` of a model instance (it may query) nor evaluates a
-  queryset, a lazy object or a lazy translation;
-- survives a ``__repr__`` that raises;
-- truncates long values and big containers;
-- masks values stored under sensitive names (password, token, key, secret,
-  ...) at any depth, the way Django's ``SafeExceptionReporterFilter`` does.
+- ``None``, ``True``/``False``, ints that JSON readers keep exactly, finite
+  floats and strings stay what they are (``"created": true``,
+  ``"using": "default"``), strings cut to ``MAX_VALUE_LENGTH``;
+- anything else becomes a safe string: ``<blog.Post pk=3>``, ``[1, 2, …+98]``.
+
+Describing
+
+- never calls ``__str__`` of a model instance (it may query), never evaluates
+  a queryset, a lazy object, a lazy translation or an iterator;
+- takes bounded time and memory whatever the value's size: it looks at no
+  more than ``MAX_ITEMS`` items of a container and ``MAX_DEPTH`` levels, cuts
+  strings before copying them;
+- never raises: a ``__repr__`` that fails, or an int too long to print,
+  becomes a placeholder;
+- masks values stored under sensitive names (``HIDDEN_NAMES``) at any depth,
+  the way Django's ``SafeExceptionReporterFilter`` does.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 import types
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from django.db.models import Manager, Model, QuerySet
+from django.template.context import BaseContext
 from django.utils.functional import LazyObject, Promise, empty
 
+from signaltrace import naming
 from signaltrace.conf import DEFAULTS, Config
 
-__all__ = ["format_exception", "is_hidden", "safe_kwargs", "safe_repr", "truncate"]
+__all__ = [
+    "Describer",
+    "ErrorInfo",
+    "Value",
+    "describer",
+    "format_exception",
+    "is_hidden",
+    "safe_kwargs",
+    "safe_repr",
+    "truncate",
+]
+
+#: A description: a JSON scalar, or the safe text of anything else.
+Value = None | bool | int | float | str
 
 _ELLIPSIS = "…"
-_PLAIN = (type(None), bool, int, float, complex)
-_SEQUENCES: dict[type, tuple[str, str]] = {
-    list: ("[", "]"),
-    tuple: ("(", ")"),
-    set: ("{", "}"),
-    frozenset: ("frozenset({", "})"),
-}
+#: Types whose every value is its own description.
+_OWN_DESCRIPTION = frozenset({type(None), bool})
+#: Ints beyond this magnitude lose precision in JavaScript's JSON.parse: they
+#: are described as text.
+_SAFE_INT = 2**53
+#: Ints longer than this many bits are not printed at all: printing is
+#: quadratic in the digits, and Python refuses beyond 4,300 of them.
+_PRINTED_INT_BITS = 1024
+_SEQUENCES: tuple[tuple[type, str, str], ...] = (
+    (list, "[", "]"),
+    (tuple, "(", ")"),
+    (set, "{", "}"),
+    (frozenset, "frozenset({", "})"),
+)
+#: Keys of a WSGI environ that describe the request. runserver and other servers
+#: copy the whole process environment into it too (DATABASE_URL and the like),
+#: which has no place in a trace.
+_WSGI_REQUEST_PREFIXES = ("HTTP_", "wsgi.", "SERVER_", "REMOTE_", "CONTENT_")
+_WSGI_REQUEST_NAMES = frozenset(
+    {"REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_URI"}
+)
+#: How many types each describer remembers the way of describing; types made
+#: at run time (historical models in migrations, classes in functions) would
+#: otherwise grow it without end.
+_TYPE_CACHE_SIZE = 512
 
 
-def is_hidden(name: object, config: Config = DEFAULTS) -> bool:
-    """Whether a value stored under *name* must be masked."""
-    return isinstance(name, str) and config.hidden_names.search(name) is not None
+class ErrorInfo(NamedTuple):
+    """An exception, described: its class and its message.
+
+    ``str()`` gives ``"ValueError: bad value"``, as a traceback's last line.
+    """
+
+    #: The exception class's dotted path, e.g. ``builtins.ValueError``.
+    type: str
+    #: The class's qualified name, e.g. ``ValueError``.
+    name: str
+    #: ``str(exception)``, cut like any other text.
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}" if self.message else self.name
+
+
+class Describer:
+    """Describes values under one :class:`~signaltrace.conf.Config`.
+
+    Made once per configuration (see :func:`describer`) and kept by each
+    trace, so that the settings are read once, not at every send.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.limit = config.MAX_VALUE_LENGTH
+        self.items = config.MAX_ITEMS
+        self.depth = config.MAX_DEPTH
+        self.mask = config.MASK
+        self._pattern = config.hidden_names
+        #: name -> whether values under it are masked. Keyword argument names
+        #: are few and repeat at every send: the pattern runs once per name.
+        self._hidden: dict[str, bool] = {}
+        #: type -> how its instances are shown (see _text_of_type).
+        self._by_type: dict[type, Callable[[Any, int], str]] = {}
+
+    # ------------------------------------------------------------ the API
+
+    def describe(self, value: object) -> Value:
+        """The description of *value*: a JSON scalar or safe text."""
+        if self.is_own_description(value):
+            return value  # type: ignore[return-value]
+        cls = type(value)
+        if cls is str:
+            return self._cut(value)  # type: ignore[arg-type]
+        if cls is float:
+            return repr(value)  # not finite: JSON has no NaN or infinity
+        return self.text(value)
+
+    def is_own_description(self, value: object) -> bool:
+        """Whether *value* is a JSON scalar that shows as it is.
+
+        ``None``, booleans, ints JSON readers keep exactly, finite floats, and
+        strings within ``MAX_VALUE_LENGTH``.
+        """
+        cls = type(value)
+        if cls is str:
+            return len(value) <= self.limit  # type: ignore[arg-type]
+        if cls is int:
+            return -_SAFE_INT <= value <= _SAFE_INT  # type: ignore[operator]
+        if cls is float:
+            return math.isfinite(value)  # type: ignore[arg-type]
+        return cls in _OWN_DESCRIPTION
+
+    def kwargs(self, named: dict[str, Any]) -> dict[str, Value]:
+        """Describe keyword arguments, masking those under sensitive names.
+
+        When every value is its own description and no name is sensitive,
+        that is *named* itself: a send's keyword arguments are a dict made for
+        the call, which no receiver can change.
+        """
+        hidden = self._hidden
+        own = self.is_own_description
+        for name, value in named.items():
+            if hidden.get(name) is not False or not own(value):
+                break
+        else:
+            return named
+        return {
+            name: self.mask if self.is_hidden(name) else self.describe(value)
+            for name, value in named.items()
+        }
+
+    def sender(self, sender: object) -> str:
+        """The name of a sender: a class's dotted path, ``"None"``, else its text."""
+        if sender is None:
+            return "None"
+        name = naming.class_names.get(id(sender))
+        if name is not None:
+            return name
+        if issubclass(type(sender), type):
+            return naming.class_name(sender)  # type: ignore[arg-type]
+        return self.text(sender)
+
+    def text(self, value: object, depth: int | None = None) -> str:
+        """The safe text of *value*, as it shows inside a container.
+
+        Strings are quoted (``'default'``); see :func:`safe_repr`.
+        """
+        try:
+            return self._cut(self._text(value, self.depth if depth is None else depth))
+        except Exception as error:  # describing must never fail the program
+            return _failed(value, error)
+
+    def error(self, exception: BaseException) -> ErrorInfo:
+        """Describe an exception: its class's dotted path and its message."""
+        cls = type(exception)
+        try:
+            message = str(exception)
+        except Exception:
+            message = "<unprintable message>"
+        if type(message) is not str:
+            message = "<unprintable message>"
+        return ErrorInfo(
+            f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__, self._cut(message)
+        )
+
+    def is_hidden(self, name: object) -> bool:
+        """Whether a value stored under *name* is masked."""
+        if type(name) is not str:
+            return False
+        masked = self._hidden.get(name)
+        if masked is None:
+            masked = self._pattern.search(name) is not None
+            if len(self._hidden) < 4096:
+                self._hidden[name] = masked
+        return masked
+
+    # ----------------------------------------------------------- internals
+
+    def _cut(self, text: str) -> str:
+        """Cut *text* to the length limit, copying only what is kept."""
+        if len(text) <= self.limit:
+            return text
+        return text[: max(self.limit - 1, 0)] + _ELLIPSIS
+
+    def _text(self, value: object, depth: int) -> str:
+        # type() rather than isinstance(): isinstance() reads __class__, which
+        # a LazyObject forwards to (and so evaluates) the object it wraps.
+        cls = type(value)
+        if cls is str or cls is bytes:
+            return repr(value[: self.limit])  # type: ignore[index]
+        if cls is int:
+            return _int_text(value)  # type: ignore[arg-type]
+        if value is None or cls is bool or cls is float:
+            return repr(value)
+        show = self._by_type.get(cls)
+        if show is None:
+            show = self._text_of_type(cls)
+        return self._cut(show(value, depth))
+
+    def _text_of_type(self, cls: type) -> Callable[[Any, int], str]:
+        """How instances of *cls* are shown; worked out once per type."""
+        show = self._choose(cls)
+        if len(self._by_type) >= _TYPE_CACHE_SIZE:
+            self._by_type.clear()
+        self._by_type[cls] = show
+        return show
+
+    def _choose(self, cls: type) -> Callable[[Any, int], str]:
+        if issubclass(cls, str | bytes):
+            return lambda value, depth: repr(cls.__getitem__(value, slice(self.limit)))
+        if issubclass(cls, int) and not issubclass(cls, bool):
+            return lambda value, depth: _int_text(int(value))
+        if issubclass(cls, LazyObject):
+            return self._lazy_text
+        if issubclass(cls, Promise):
+            return lambda value, depth: "<lazy string>"
+        if issubclass(cls, Model):
+            return _model_text
+        if issubclass(cls, type):
+            return _class_text
+        if issubclass(cls, QuerySet):
+            return _queryset_text
+        if issubclass(cls, Manager):
+            return _manager_text
+        if issubclass(
+            cls,
+            types.FunctionType | types.MethodType | types.BuiltinFunctionType,
+        ):
+            return lambda value, depth: f"<function {naming.callable_name(value)}>"
+        if issubclass(cls, BaseContext):
+            # A template context's repr is every dict it holds, in full.
+            return lambda value, depth: f"<{cls.__name__}: {len(value.dicts)} levels>"
+        if issubclass(cls, types.GeneratorType | types.CoroutineType):
+            return lambda value, depth: f"<{cls.__name__}: not run>"
+        if issubclass(cls, dict):
+            return self._dict_text
+        for base, opening, closing in _SEQUENCES:
+            if issubclass(cls, base):
+                return functools.partial(self._sequence_text, opening, closing)
+        return self._object_text
+
+    def _lazy_text(self, value: Any, depth: int) -> str:
+        wrapped = value.__dict__.get("_wrapped", empty)
+        if wrapped is empty:
+            return f"<{type(value).__name__}: not evaluated>"
+        return self._text(wrapped, depth)
+
+    def _dict_text(self, value: dict[Any, Any], depth: int) -> str:
+        if depth <= 0:
+            return "{…}"
+        keys = dict.keys(value)
+        total = len(keys)
+        pairs: Any = dict.items(value)
+        environment = 0
+        if "wsgi.version" in keys:
+            pairs = [(key, item) for key, item in pairs if _is_request_key(key)]
+            environment = total - len(pairs)
+            total = len(pairs)
+        shown = [
+            f"{self.text(key, 0)}: "
+            + (self.mask if self.is_hidden(key) else self.text(item, depth - 1))
+            for key, item in itertools.islice(pairs, self.items)
+        ]
+        if total > self.items:
+            shown.append(f"…+{total - self.items}")
+        if environment:
+            shown.append(f"…+{environment} process environment variables")
+        body = "{" + ", ".join(shown) + "}"
+        return body if type(value) is dict else f"{type(value).__name__}({body})"
+
+    def _sequence_text(self, opening: str, closing: str, value: Any, depth: int) -> str:
+        if depth <= 0:
+            return f"{opening}…{closing}"
+        cls = type(value)
+        total = len(value)
+        first = list(itertools.islice(iter(value), self.items))
+        shown = [self.text(item, depth - 1) for item in first]
+        if issubclass(cls, set | frozenset):
+            # Sets have no order: sorted, they read (and diff) the same each run.
+            shown.sort()
+        if total > self.items:
+            shown.append(f"…+{total - self.items}")
+        if not total and cls is set:
+            return "set()"
+        trailing = "," if cls is tuple and total == 1 else ""
+        return opening + ", ".join(shown) + trailing + closing
+
+    def _object_text(self, value: object, depth: int) -> str:
+        return repr(value)
+
+
+@functools.lru_cache(maxsize=64)
+def describer(config: Config) -> Describer:
+    """The :class:`Describer` of *config* (one per distinct configuration)."""
+    return Describer(config)
+
+
+def _failed(value: object, error: BaseException) -> str:
+    cls = type(value)
+    return (
+        f"<{cls.__module__}.{cls.__qualname__} (repr failed: {type(error).__name__})>"
+    )
+
+
+def _int_text(value: int) -> str:
+    bits = value.bit_length()
+    if bits > _PRINTED_INT_BITS:
+        return f"<int of {bits} bits>"
+    return repr(value)
+
+
+def _model_text(instance: Any, depth: int) -> str:
+    # Model.__repr__ calls __str__, which may query: build our own from the
+    # primary key value already in the instance's __dict__.
+    meta = type(instance)._meta
+    pk = instance.__dict__.get(meta.pk.attname) if meta.pk is not None else None
+    return f"<{meta.label} pk={pk!r}>"
+
+
+def _class_text(cls: Any, depth: int) -> str:
+    if issubclass(cls, Model):
+        return f"<model {cls._meta.label}>"
+    return f"<class {cls.__module__}.{cls.__qualname__}>"
+
+
+def _queryset_text(queryset: Any, depth: int) -> str:
+    state = "evaluated" if queryset._result_cache is not None else "not evaluated"
+    return f"<{type(queryset).__name__} {queryset.model._meta.label}: {state}>"
+
+
+def _manager_text(manager: Any, depth: int) -> str:
+    model = manager.model
+    label = model._meta.label if model is not None else "?"
+    name = getattr(manager, "name", None)  # None for related managers
+    return f"<{type(manager).__name__} {label}{'.' + name if name else ''}>"
+
+
+def _is_request_key(key: object) -> bool:
+    return type(key) is str and (
+        key in _WSGI_REQUEST_NAMES or key.startswith(_WSGI_REQUEST_PREFIXES)
+    )
+
+
+# ------------------------------------------------- functions of DEFAULTS
 
 
 def truncate(text: str, limit: int) -> str:
@@ -45,149 +388,25 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)] + _ELLIPSIS
 
 
-def safe_kwargs(kwargs: dict[str, Any], config: Config = DEFAULTS) -> dict[str, str]:
-    """Return the safe representation of each keyword argument, masked by name."""
-    return {
-        name: config.MASK if is_hidden(name, config) else safe_repr(value, config)
-        for name, value in kwargs.items()
-    }
+def is_hidden(name: object, config: Config = DEFAULTS) -> bool:
+    """Whether a value stored under *name* must be masked."""
+    return describer(config).is_hidden(name)
 
 
 def safe_repr(value: object, config: Config = DEFAULTS) -> str:
-    """Return a representation of *value* that is safe to show (see module doc)."""
-    return truncate(_repr(value, config, config.MAX_DEPTH), config.MAX_VALUE_LENGTH)
+    """The safe text of *value*: as :meth:`Describer.describe`, strings quoted."""
+    return describer(config).text(value)
+
+
+def safe_kwargs(
+    kwargs: Mapping[str, Any], config: Config = DEFAULTS
+) -> dict[str, Value]:
+    """Describe each keyword argument, masked by name (:meth:`Describer.kwargs`)."""
+    return describer(config).kwargs(dict(kwargs))
 
 
 def format_exception(exception: BaseException | None, config: Config = DEFAULTS) -> str:
-    """Return ``"ValueError: message"`` for an exception, safely and truncated."""
+    """``"ValueError: message"`` for an exception, safely and truncated."""
     if exception is None:
         return ""
-    cls = type(exception)
-    try:
-        message = str(exception)
-    except Exception:
-        message = "<unprintable message>"
-    text = f"{cls.__qualname__}: {message}" if message else cls.__qualname__
-    return truncate(text, config.MAX_VALUE_LENGTH)
-
-
-def _repr(value: object, config: Config, depth: int) -> str:
-    # type() rather than isinstance(): isinstance() reads __class__, which a
-    # LazyObject forwards to (and so evaluates) the object it wraps.
-    cls = type(value)
-    if cls in _PLAIN:
-        return repr(value)
-    if cls is str or cls is bytes:
-        return repr(value[: config.MAX_VALUE_LENGTH])  # type: ignore[index]
-    if issubclass(cls, LazyObject):
-        wrapped = value.__dict__.get("_wrapped", empty)
-        if wrapped is empty:
-            return f"<{cls.__name__}: not evaluated>"
-        return _repr(wrapped, config, depth)
-    if issubclass(cls, Promise):
-        return "<lazy string>"
-    if issubclass(cls, Model):
-        return _model_repr(value)
-    if issubclass(cls, type):
-        if issubclass(value, Model):  # type: ignore[arg-type]
-            return f"<model {value._meta.label}>"  # type: ignore[attr-defined]
-        return f"<class {value.__module__}.{value.__qualname__}>"  # type: ignore[attr-defined]
-    if issubclass(cls, QuerySet):
-        state = "evaluated" if value._result_cache is not None else "not evaluated"  # type: ignore[attr-defined]
-        return f"<{cls.__name__} {value.model._meta.label}: {state}>"  # type: ignore[attr-defined]
-    if issubclass(cls, Manager):
-        model = value.model  # type: ignore[attr-defined]
-        label = model._meta.label if model is not None else "?"
-        name = getattr(value, "name", None)  # None for related managers
-        return f"<{cls.__name__} {label}{'.' + name if name else ''}>"
-    if issubclass(
-        cls, (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
-    ):
-        from signaltrace.naming import callable_name
-
-        return f"<function {callable_name(value)}>"
-    if issubclass(cls, dict):
-        if depth <= 0:
-            return "{…}"
-        return _dict_repr(value, config, depth)  # type: ignore[arg-type]
-    for base, (opening, closing) in _SEQUENCES.items():
-        if issubclass(cls, base):
-            if depth <= 0:
-                return f"{opening}…{closing}"
-            return _sequence_repr(value, opening, closing, config, depth)
-    return _object_repr(value, config)
-
-
-def _model_repr(instance: Any) -> str:
-    # Model.__repr__ calls __str__, which may query: build our own from the
-    # primary key value already in the instance's __dict__.
-    meta = type(instance)._meta
-    pk = instance.__dict__.get(meta.pk.attname) if meta.pk is not None else None
-    return f"<{meta.label} pk={pk!r}>"
-
-
-#: Keys of a WSGI environ that describe the request. runserver and other servers
-#: copy the whole process environment into it too (DATABASE_URL and the like),
-#: which has no place in a trace.
-_WSGI_REQUEST_KEYS = ("HTTP_", "wsgi.", "SERVER_", "REMOTE_", "CONTENT_")
-_WSGI_REQUEST_NAMES = frozenset(
-    {"REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "REQUEST_URI"}
-)
-
-
-def _is_request_key(key: object) -> bool:
-    return isinstance(key, str) and (
-        key in _WSGI_REQUEST_NAMES or key.startswith(_WSGI_REQUEST_KEYS)
-    )
-
-
-def _dict_repr(value: dict[Any, Any], config: Config, depth: int) -> str:
-    items = []
-    try:
-        pairs = list(dict.items(value))
-    except Exception:
-        return _object_repr(value, config)
-    hidden_environment = 0
-    if "wsgi.version" in dict.keys(value):
-        request_pairs = [(k, v) for k, v in pairs if _is_request_key(k)]
-        hidden_environment = len(pairs) - len(request_pairs)
-        pairs = request_pairs
-    for key, item in pairs[: config.MAX_ITEMS]:
-        shown = (
-            config.MASK if is_hidden(key, config) else _repr(item, config, depth - 1)
-        )
-        items.append(f"{_repr(key, config, 0)}: {shown}")
-    if len(pairs) > config.MAX_ITEMS:
-        items.append(f"…+{len(pairs) - config.MAX_ITEMS}")
-    if hidden_environment:
-        items.append(f"…+{hidden_environment} process environment variables")
-    body = "{" + ", ".join(items) + "}"
-    if type(value) is not dict:
-        return f"{type(value).__name__}({body})"
-    return body
-
-
-def _sequence_repr(
-    value: Any, opening: str, closing: str, config: Config, depth: int
-) -> str:
-    try:
-        items = list(value)
-    except Exception:
-        return _object_repr(value, config)
-    shown = [_repr(item, config, depth - 1) for item in items[: config.MAX_ITEMS]]
-    if len(items) > config.MAX_ITEMS:
-        shown.append(f"…+{len(items) - config.MAX_ITEMS}")
-    if not items and type(value) is set:
-        return "set()"
-    trailing = "," if type(value) is tuple and len(items) == 1 else ""
-    return opening + ", ".join(shown) + trailing + closing
-
-
-def _object_repr(value: object, config: Config) -> str:
-    try:
-        text = repr(value)
-    except Exception as error:  # a broken __repr__ must not break tracing
-        cls = type(value)
-        failure = type(error).__name__
-        return f"<{cls.__module__}.{cls.__qualname__} (repr failed: {failure})>"
-    return truncate(text, config.MAX_VALUE_LENGTH)
+    return str(describer(config).error(exception))

@@ -31,7 +31,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.static import serve
 
-from signaltrace import recorder
+from signaltrace import request_scope
 from signaltrace.conf import get_config
 from signaltrace.history import HistoryEntry, history
 from signaltrace.render import html_context
@@ -71,17 +71,31 @@ def _allow(request: HttpRequest) -> None:
 
 
 def _started(entry: HistoryEntry) -> datetime:
-    return datetime.fromtimestamp(entry["started_at"], tz=timezone.utc)
+    return datetime.fromtimestamp(entry.started_at, tz=timezone.utc)
 
 
 @never_cache
 def trace_list(request: HttpRequest) -> HttpResponse:
     """List the requests in the history, newest first."""
     _allow(request)
-    entries = [{**entry, "started": _started(entry)} for entry in history.entries()]
+    entries = [
+        {
+            "id": entry.id,
+            "method": entry.method,
+            "path": entry.path,
+            "status": entry.status,
+            "started": _started(entry),
+            "sends": entry.sends,
+            "receiver_calls": entry.receiver_calls,
+            "errors": entry.errors,
+            "signal_ms": entry.signal_ms,
+            "duration_ms": entry.duration_ms,
+        }
+        for entry in history.entries()
+    ]
     context = {
         "entries": entries,
-        "tracing": recorder.is_request_tracing(),
+        "tracing": request_scope.is_request_tracing(),
         "size": history.size,
     }
     return render(request, "signaltrace/list.html", context)
@@ -98,7 +112,7 @@ def trace_detail(request: HttpRequest, trace_id: str) -> HttpResponse:
         "entry": entry,
         "started": _started(entry),
         "signal_trace": html_context(
-            entry["trace"], slow_ms=get_config().SLOW_RECEIVER_MS
+            entry.trace.to_dict(), slow_ms=get_config().SLOW_RECEIVER_MS
         ),
     }
     return render(request, "signaltrace/detail.html", context)

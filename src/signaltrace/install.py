@@ -1,0 +1,160 @@
+"""Installing the wrappers on ``Signal``, and knowing which Django they fit.
+
+The wrappers of :mod:`signaltrace.dispatch` are put on ``Signal`` when the
+first user needs them (a capture starting, a request beginning) and Django's
+own functions are put back when the last one is done, so with nothing
+recording, ``Signal.send`` is Django's function and costs what it costs.
+
+The fast path, the ``send()``/``send_robust()`` loop the wrapper runs itself,
+copies what Django's method does. It runs only on a Django whose methods it
+was verified against: :data:`VERIFIED` holds a fingerprint of the source of
+each method on every Django line the conformance suite and Django's own
+signal tests ran on (``make matrix``, ``make django-suite``). On any other
+Django every send goes through Django's own method, its receivers called
+through proxies: correct, slower, and ``manage.py check`` says so once
+(``signaltrace.I001``). To add a Django release, run both on it, then add
+what :func:`fingerprints` prints there.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import textwrap
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.dispatch import Signal
+
+from signaltrace import dispatch, queries
+from signaltrace.context import current_call
+
+__all__ = [
+    "VERIFIED",
+    "acquire",
+    "fast_path",
+    "fingerprints",
+    "is_installed",
+    "release",
+]
+
+#: Fingerprints of Django's methods that the fast path was verified against:
+#: for ``send``, the method's; for ``send_robust``, the method's and that of
+#: ``_log_robust_failure``, which it logs through (Django 4.2 logs from
+#: ``send_robust`` itself, so its ``send_robust`` has no fast path).
+VERIFIED: dict[str, frozenset[tuple[str, ...]]] = {
+    "send": frozenset(
+        {
+            ("92d8d95e3b806d5a",),  # 4.2
+            ("7af132e2a726d70d",),  # 5.0, 5.1, 5.2
+            ("18b2993761934d94",),  # 6.0
+            ("cb8e382e5be6568f",),  # 6.1
+        }
+    ),
+    "send_robust": frozenset(
+        {
+            ("6bc17cbef42c8a96", "46c7790793bdda2d"),  # 5.0, 5.1, 5.2
+            ("ca1c198d3fc88c05", "46c7790793bdda2d"),  # 6.0
+            ("c4e4968bcea44767", "46c7790793bdda2d"),  # 6.1
+        }
+    ),
+}
+#: What each fast path's fingerprint is made of.
+_FINGERPRINTED = {
+    "send": ("send",),
+    "send_robust": ("send_robust", "_log_robust_failure"),
+}
+
+_lock = threading.Lock()
+_users = 0
+_originals: dict[str, Any] = {}
+_wrappers: dict[str, Any] = {}
+
+
+def acquire() -> None:
+    """Install the wrappers on ``Signal`` if this is the first user."""
+    global _users
+    with _lock:
+        _users += 1
+        if _users == 1:
+            _install()
+
+
+def release() -> None:
+    """Remove the wrappers if this was the last user."""
+    global _users
+    with _lock:
+        if _users <= 0:
+            raise RuntimeError("signaltrace.install.release() without acquire()")
+        _users -= 1
+        if _users == 0:
+            _uninstall()
+
+
+def is_installed() -> bool:
+    """Whether ``Signal``'s methods are currently the wrappers."""
+    return bool(_originals)
+
+
+def fingerprint(function: Callable[..., Any] | None) -> str | None:
+    """A short hash of a function's source, or None when it has none."""
+    if function is None:
+        return None
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(textwrap.dedent(source).encode()).hexdigest()[:16]
+
+
+def fingerprints() -> dict[str, tuple[str | None, ...]]:
+    """The fingerprints of this Django's methods, as :data:`VERIFIED` holds them."""
+    return _fingerprints(*(Signal.__dict__.get(name) for name in _METHODS))
+
+
+def fast_path() -> frozenset[str]:
+    """The send methods whose loop the wrappers run themselves on this Django."""
+    return frozenset(
+        path for path, found in fingerprints().items() if found in VERIFIED[path]
+    )
+
+
+_METHODS = ("send", "send_robust", "_log_robust_failure")
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprints(*methods: Any) -> dict[str, tuple[str | None, ...]]:
+    """Fingerprints per fast path, worked out once per set of methods.
+
+    Reading the source takes far longer than a request: it is done again only
+    when a method changed (another tool wrapped it, or removed its wrapper).
+    """
+    by_name = dict(zip(_METHODS, map(fingerprint, methods), strict=True))
+    return {
+        path: tuple(by_name[name] for name in names)
+        for path, names in _FINGERPRINTED.items()
+    }
+
+
+def _install() -> None:
+    for name in ("_live_receivers", *dispatch.SEND_METHODS):
+        original = Signal.__dict__.get(name)
+        if original is not None:  # Django 4.2 has no asend/asend_robust.
+            _originals[name] = original
+    _wrappers.update(dispatch.make_wrappers(_originals, fast_path()))
+    for name, wrapper in _wrappers.items():
+        setattr(Signal, name, wrapper)
+    queries.start(current_call)
+
+
+def _uninstall() -> None:
+    queries.stop()
+    for name, original in _originals.items():
+        # Leave a method alone if another tool wrapped it after us: removing
+        # ours would remove theirs. Our wrapper passes straight through then.
+        if Signal.__dict__.get(name) is _wrappers[name]:
+            setattr(Signal, name, original)
+    _originals.clear()
+    _wrappers.clear()
