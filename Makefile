@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## test: the whole suite, then ruff, mypy and the docs (warnings are errors)
+## test: the suite (but its soak tests), then ruff, mypy and the docs (warnings
+## are errors)
 test: pytest lint docs
 
 pytest: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not soak"
 
 ## browser: Debian's chromium for tests/test_browser.py, installed when missing
 ## and root and apt-get are there (the test fails without it under CI=true)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any
 
 import django
@@ -529,3 +530,64 @@ def test_capture_works_without_django_settings() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok __main__.<lambda>\n"
+
+
+# ---------------------------------------------------------------- durations
+
+#: How long describing a SlowToDescribe takes: far longer than any send here.
+DESCRIBING = 0.2
+
+
+class SlowToDescribe:
+    """A value whose description takes DESCRIBING seconds."""
+
+    def __repr__(self) -> str:
+        time.sleep(DESCRIBING)
+        return "<slow>"
+
+
+def test_describing_a_send_is_not_part_of_its_duration(shop: None) -> None:
+    started = time.perf_counter()
+    with signaltrace.capture() as trace:
+        payment_taken.send(sender="shop", value=SlowToDescribe())
+    wall = time.perf_counter() - started
+
+    (event,) = trace.events
+    assert event.kwargs["value"] == "<slow>"
+    assert wall >= DESCRIBING
+    assert event.duration < DESCRIBING / 2
+    assert trace.duration < DESCRIBING / 2
+
+
+def test_recording_a_nested_send_is_not_part_of_its_parents_durations() -> None:
+    outer, inner = Signal(), Signal()
+
+    def sends_inner(sender: object, **kwargs: Any) -> None:
+        inner.send(sender=None, value=SlowToDescribe())
+
+    outer.connect(sends_inner)
+    inner.connect(takes_payment)
+    with signaltrace.capture() as trace:
+        outer.send(sender=None)
+
+    parent, child = trace.events
+    (call,) = parent.receivers
+    assert child.parent_call is call
+    assert call.duration < DESCRIBING / 2
+    assert parent.duration < DESCRIBING / 2
+    assert 0 < child.duration <= call.duration
+
+
+def test_recording_a_response_is_not_part_of_the_receivers_duration() -> None:
+    signal = Signal()
+
+    def returns_slow(sender: object, **kwargs: Any) -> SlowToDescribe:
+        return SlowToDescribe()
+
+    signal.connect(returns_slow)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)
+
+    (call,) = trace.events[0].receivers
+    assert call.response == "<slow>"
+    assert call.duration < DESCRIBING / 2

@@ -9,6 +9,7 @@ urlpatterns = [
     path("hello/", views.hello),
     path("author/", views.create_author),
     path("marker/<str:marker>/", views.marker),
+    path("large/<str:number>/", views.large),
     path("async-marker/<str:marker>/", views.async_marker),
     path("stream/", views.stream),
     path("fail/", views.fail),

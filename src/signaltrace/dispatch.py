@@ -52,6 +52,7 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 
 from signaltrace import naming, queries
 from signaltrace.context import async_call, current_call, sending, task_calls, traces
+from signaltrace.naming import receiver_info, receiver_infos
 from signaltrace.trace import ReceiverCall, SignalEvent, Trace
 from signaltrace.values import Describer
 
@@ -214,7 +215,6 @@ def _sync_wrapper(
                     )
                 receivers = receivers[0]
             event.started_at = perf_counter()
-            describe = active[0].describer.describe
             keep = event.live_kwargs is not None
             calls = event.receivers
             responses = []
@@ -222,7 +222,8 @@ def _sync_wrapper(
                 _enter_thread()  # the receivers run their queries in this thread
             for receiver in receivers:
                 try:
-                    call = ReceiverCall(event, naming.receiver_info(receiver), False)
+                    info = receiver_infos.get(id(receiver)) or receiver_info(receiver)
+                    call = ReceiverCall(event, info, False)
                 except Exception as error:
                     _note(active, "naming a receiver", error)
                     call = ReceiverCall(event, _UNKNOWN_RECEIVER, False)
@@ -249,7 +250,7 @@ def _sync_wrapper(
                 call.duration += elapsed
                 spent += elapsed
                 if response is not None:  # None is its own description
-                    call.response = describe(response)
+                    call.response = active[0].describer.describe(response)
                     if keep:
                         call.live_response = response
                 responses.append((receiver, response))
@@ -417,25 +418,23 @@ def _begin(
         parent,
     )
     event._origin = first.started_at
-    event._entered = entered
-    keep = False
     for trace in room:
+        events = trace.events
+        if trace.keep_values and event.live_kwargs is None:
+            event.live_kwargs = named
+            event._sender = _reference(sender)
         if (
             trace.config.CAPTURE_STACKS
             and event._stack is None
-            and len(trace.events) < STACKED_EVENTS_LIMIT
+            and len(events) < STACKED_EVENTS_LIMIT
         ):
             try:
                 event._stack = _stack(frame)
             except Exception as error:
                 _note(active, "capturing the stack of a send", error)
-        keep = keep or trace.keep_values
-    if keep:
-        event.live_kwargs = named
-        event._sender = _reference(sender)
-    for trace in room:
-        trace.events.append(event)
+        events.append(event)
     if parent is not None:
+        event._entered = entered
         children = parent._children
         if children is None:
             parent._children = [event]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from signaltrace.assertions import SignalTrace
@@ -105,23 +104,25 @@ def estimate_size(trace: SignalTrace) -> int:
     Counted generously: the objects of each send and receiver call, the
     text of every description, the frames of recorded stacks. Objects shared
     with the rest of the process (signals, code objects, names of receivers
-    and classes) are not counted.
+    and classes) are not counted. One pass, run when a request finishes.
     """
+    getsizeof = sys.getsizeof
     size = 2_000 + 200 * len(trace._counts)
     for event in trace.events:
-        size += 600 + 120 * len(event.kwargs) + _text_size(event.kwargs.values())
-        size += sys.getsizeof(event.sender_name)
+        kwargs = event.kwargs
+        size += 650 + 120 * len(kwargs) + getsizeof(event.sender_name)
+        for value in kwargs.values():
+            if type(value) is str:
+                size += getsizeof(value)
         if event._stack is not None:
             size += 64 + 8 * len(event._stack)
         for call in event.receivers:
-            size += 350 + _text_size((call.response,))
+            size += 350
+            if type(call.response) is str:
+                size += getsizeof(call.response)
             if call.query_stats is not None:
                 size += 600 + sum(len(sql) + 100 for sql in call.query_stats.sql)
     return size
-
-
-def _text_size(values: Iterable[object]) -> int:
-    return sum(sys.getsizeof(value) for value in values if type(value) is str)
 
 
 class TraceHistory:

@@ -143,10 +143,18 @@ def _install() -> None:
         original = Signal.__dict__.get(name)
         if original is not None:  # Django 4.2 has no asend/asend_robust.
             _originals[name] = original
-    _wrappers.update(dispatch.make_wrappers(_originals, fast_path()))
+    _wrappers.update(_wrappers_of(tuple(_originals.items()), fast_path()))
     for name, wrapper in _wrappers.items():
         setattr(Signal, name, wrapper)
     queries.start(current_call)
+
+
+@functools.lru_cache(maxsize=4)
+def _wrappers_of(
+    originals: tuple[tuple[str, Any], ...], direct: frozenset[str]
+) -> dict[str, Any]:
+    """The wrappers of these methods, made once: a request installs them anew."""
+    return dispatch.make_wrappers(dict(originals), direct)
 
 
 def _uninstall() -> None:

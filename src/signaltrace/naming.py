@@ -26,9 +26,11 @@ __all__ = [
     "ReceiverInfo",
     "callable_name",
     "class_name",
+    "class_names",
     "module_globals",
     "name_matches",
     "receiver_info",
+    "receiver_infos",
     "receiver_name",
     "sender_name_matches",
     "signal_name",
@@ -170,7 +172,10 @@ def sender_name_matches(sender_name: str, wanted: str) -> bool:
 
 # ------------------------------------------------------------------- receivers
 
-_receiver_infos: _IdentityCache[ReceiverInfo] = _IdentityCache()
+#: The :class:`ReceiverInfo` of receivers, by ``id()`` (see _IdentityCache),
+#: filled by :func:`receiver_info`. A function's is found here at once; a
+#: bound method's under its function (``receiver_info()`` looks there).
+receiver_infos: _IdentityCache[ReceiverInfo] = _IdentityCache()
 
 
 class ReceiverInfo(NamedTuple):
@@ -189,11 +194,11 @@ def receiver_info(receiver: object) -> ReceiverInfo:
     costs one lookup.
     """
     key = receiver.__func__ if type(receiver) is types.MethodType else receiver
-    info = _receiver_infos.get(id(key))
+    info = receiver_infos.get(id(key))
     if info is not None:
         return info
     info = ReceiverInfo(callable_name(receiver), source_location(receiver))
-    _receiver_infos.put(key, info)
+    receiver_infos.put(key, info)
     return info
 
 

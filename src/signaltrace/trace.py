@@ -93,21 +93,18 @@ class StackFrame(NamedTuple):
 
 
 class Finding(NamedTuple):
-    """One pitfall found in a trace (see :mod:`signaltrace.insights`).
+    """One pitfall found in a trace (see :mod:`signaltrace.insights`)."""
 
-    Attributes:
-        code: what kind of pitfall, one of ``signaltrace.insights.CODES``.
-        message: one line saying what happened and what to do about it.
-        event: the position of the send concerned in the trace's events (in
-            ``to_dict()["events"]`` it is the event's ``id``), or None for a
-            finding about the trace as a whole.
-        receiver: the position of the receiver call concerned in that send's
-            receivers, or None when the finding is about the send itself.
-    """
-
+    #: What kind of pitfall, one of ``signaltrace.insights.CODES``.
     code: str
+    #: One line saying what happened and what to do about it.
     message: str
+    #: The position of the send concerned in the trace's events (in
+    #: ``to_dict()["events"]`` it is the event's ``id``), or None for a
+    #: finding about the trace as a whole.
     event: int | None
+    #: The position of the receiver call concerned in that send's receivers,
+    #: or None when the finding is about the send itself.
     receiver: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -252,7 +252,7 @@ class Describer:
         if issubclass(cls, Promise):
             return lambda value, depth: "<lazy string>"
         if issubclass(cls, Model):
-            return _model_text
+            return _model_text_of(cls)
         if issubclass(cls, type):
             return _class_text
         if issubclass(cls, QuerySet):
@@ -346,12 +346,21 @@ def _int_text(value: int) -> str:
     return repr(value)
 
 
-def _model_text(instance: Any, depth: int) -> str:
-    # Model.__repr__ calls __str__, which may query: build our own from the
-    # primary key value already in the instance's __dict__.
-    meta = type(instance)._meta
-    pk = instance.__dict__.get(meta.pk.attname) if meta.pk is not None else None
-    return f"<{meta.label} pk={pk!r}>"
+def _model_text_of(model: Any) -> Callable[[Any, int], str]:
+    """How instances of *model* are shown: ``<app.Model pk=3>``.
+
+    Model.__repr__ calls __str__, which may query: the text is built from the
+    primary key value already in the instance's __dict__.
+    """
+    meta = model._meta
+    label = meta.label
+    attname = meta.pk.attname if meta.pk is not None else None
+
+    def text(instance: Any, depth: int) -> str:
+        pk = instance.__dict__.get(attname) if attname is not None else None
+        return f"<{label} pk={pk!r}>"
+
+    return text
 
 
 def _class_text(cls: Any, depth: int) -> str:

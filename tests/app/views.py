@@ -52,6 +52,13 @@ def marker(request: HttpRequest, marker: str) -> HttpResponse:
     return HttpResponse(marker)
 
 
+def large(request: HttpRequest, number: str) -> HttpResponse:
+    """Sends ``?sends=N`` markers, each with a long text: a large trace."""
+    for send in range(int(request.GET.get("sends", "1"))):
+        marker_sent.send(sender=None, marker=f"{number}-{send}:" + "x" * 250)
+    return HttpResponse(number)
+
+
 async def async_marker(request: HttpRequest, marker: str) -> HttpResponse:
     # Yield to the loop between sends so that concurrent requests interleave.
     for _ in range(3):
