@@ -15,9 +15,14 @@ from typing import Any
 __all__ = ["DEFAULTS", "Config", "get_config"]
 
 #: Names whose values are masked, matched like Django's SafeExceptionReporterFilter
-#: (case-insensitive search anywhere in the name).
+#: (case-insensitive search anywhere in the name). The short words at the end
+#: are matched only where no letter touches them, so that ``user_pin``,
+#: ``card_number`` and ``auth`` are masked but ``shipping``, ``discard`` and
+#: ``author`` are not.
 DEFAULT_HIDDEN_NAMES = (
-    "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|CREDENTIAL|COOKIE|SESSION|CSRF|AUTHORIZATION"
+    "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|CREDENTIAL|COOKIE|SESSION|CSRF"
+    "|AUTHORI[SZ]ATION|AUTHENTICATION|BEARER|PRIVATE|CREDIT"
+    "|(?<![A-Z])(?:AUTH|CARD|CVV|CVC|PIN|IBAN|OTP|SSN)(?![A-Z])"
 )
 
 

@@ -32,9 +32,7 @@ and the send goes on as Django's would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import logging
 import sys
 import weakref
 from collections.abc import Callable, Collection, Coroutine, Mapping
@@ -52,13 +50,12 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 
 from signaltrace import naming, queries
 from signaltrace.context import async_call, current_call, sending, task_calls, traces
+from signaltrace.failures import note
 from signaltrace.naming import receiver_info, receiver_infos
 from signaltrace.trace import ReceiverCall, SignalEvent, Trace
-from signaltrace.values import Describer
+from signaltrace.values import Describer, ErrorInfo
 
 __all__ = ["ANSWERED", "is_djangos", "make_wrappers"]
-
-logger = logging.getLogger("signaltrace")
 
 #: What _begin() returns for a send that Django would answer with ``[]`` at
 #: its first line: it has been counted (or recorded whole), nothing to run.
@@ -89,8 +86,8 @@ STACKED_EVENTS_LIMIT = 1_000
 
 #: Named in place of a receiver whose name could not be worked out.
 _UNKNOWN_RECEIVER = naming.ReceiverInfo("<unknown receiver>", None)
-#: (stage, exception class) already logged: the log reports each failure once.
-_logged: set[tuple[str, type]] = set()
+#: Shown in place of a value that could not be described.
+NOT_DESCRIBED = "<not described>"
 
 _enter_thread = queries.enter_thread
 _entered_threads = queries.entered_threads
@@ -196,7 +193,7 @@ def _sync_wrapper(
         try:
             event = _begin(self, active, method, sender, named)
         except Exception as error:
-            _note(active, "starting the record of a send", error)
+            note(active, "starting the record of a send", error)
             event = None
         if event is None:
             return original(self, sender, **named)
@@ -221,12 +218,10 @@ def _sync_wrapper(
             if get_ident() not in _entered_threads:  # cheaper than the call
                 _enter_thread()  # the receivers run their queries in this thread
             for receiver in receivers:
-                try:
-                    info = receiver_infos.get(id(receiver)) or receiver_info(receiver)
-                    call = ReceiverCall(event, info, False)
-                except Exception as error:
-                    _note(active, "naming a receiver", error)
-                    call = ReceiverCall(event, _UNKNOWN_RECEIVER, False)
+                # A function's name is in the cache; a method's is under its
+                # function, where _info() looks.
+                info = receiver_infos.get(id(receiver)) or _info(receiver)
+                call = ReceiverCall(event, info, False)
                 calls.append(call)
                 if keep:
                     call._receiver = _reference(receiver)
@@ -250,9 +245,7 @@ def _sync_wrapper(
                 call.duration += elapsed
                 spent += elapsed
                 if response is not None:  # None is its own description
-                    call.response = active[0].describer.describe(response)
-                    if keep:
-                        call.live_response = response
+                    _returned(call, response, active[0].describer, keep)
                 responses.append((receiver, response))
             event._running = None
             return responses
@@ -283,7 +276,7 @@ def _async_wrapper(
         try:
             event = _begin(self, active, method, sender, named)
         except Exception as error:
-            _note(active, "starting the record of a send", error)
+            note(active, "starting the record of a send", error)
             event = None
         if event is None:
             return await original(self, sender, **named)
@@ -407,16 +400,16 @@ def _begin(
     try:
         where = _location(frame)
     except Exception as error:
-        _note(active, "locating a send", error)
+        note(active, "locating a send", error)
         where = None
-    event = SignalEvent(
-        signal,
-        method,
-        describer.sender(sender),
-        describer.kwargs(named),
-        where,
-        parent,
-    )
+    try:
+        sender_name = describer.sender(sender)
+        kwargs = describer.kwargs(named)
+    except Exception as error:
+        note(active, "describing a send", error)
+        sender_name = NOT_DESCRIBED
+        kwargs = dict.fromkeys(named, NOT_DESCRIBED)
+    event = SignalEvent(signal, method, sender_name, kwargs, where, parent)
     event._origin = first.started_at
     for trace in room:
         events = trace.events
@@ -431,7 +424,7 @@ def _begin(
             try:
                 event._stack = _stack(frame)
             except Exception as error:
-                _note(active, "capturing the stack of a send", error)
+                note(active, "capturing the stack of a send", error)
         events.append(event)
     if parent is not None:
         event._entered = entered
@@ -461,6 +454,15 @@ def _with_room(wanting: tuple[Trace, ...]) -> tuple[Trace, ...]:
     return tuple(room)
 
 
+def _info(receiver: object) -> naming.ReceiverInfo:
+    """The name and source of a receiver (a placeholder if naming failed)."""
+    try:
+        return receiver_info(receiver)
+    except Exception as error:
+        note(traces.get(), "naming a receiver", error)
+        return _UNKNOWN_RECEIVER
+
+
 def _take_off(parent: ReceiverCall, own: float) -> None:
     """Take the time spent recording a nested send off its parents' durations."""
     parent.duration -= own
@@ -473,14 +475,14 @@ def _finish(event: SignalEvent, active: tuple[Trace, ...], sender: object) -> No
     The wrappers call it for those only: any other send is complete as it is.
     """
     try:
-        if not event.receivers:
+        if not event.receivers and event.error is None:
             _unreceived(event, active, sender)
         parent = event.parent_call
         if parent is not None:
             # The time spent recording this send is not the receiver's own.
             _take_off(parent, perf_counter() - event._entered - event.duration)
     except Exception as error:
-        _note(active, "ending the record of a send", error)
+        note(active, "ending the record of a send", error)
 
 
 def _unreceived(event: SignalEvent, active: tuple[Trace, ...], sender: object) -> None:
@@ -518,11 +520,24 @@ def _count(trace: Trace, signal: Signal, sender: object) -> None:
         entry[2] += 1
 
 
+def _returned(
+    call: ReceiverCall, response: object, describer: Describer, keep: bool
+) -> None:
+    """Record what a receiver returned (None needs no description)."""
+    try:
+        call.response = describer.describe(response)
+    except Exception as failure:
+        note(traces.get(), "describing a response", failure)
+        call.response = NOT_DESCRIBED
+    if keep:
+        call.live_response = response
+
+
 def _raised(
     call: ReceiverCall, error: BaseException, describer: Describer, keep: bool
 ) -> None:
     """Record what a receiver raised."""
-    call.error = describer.error(error)
+    call.error = _error(error, describer)
     if keep:
         call.exception = error
 
@@ -531,12 +546,21 @@ def _raised_from_send(
     event: SignalEvent, error: BaseException, active: tuple[Trace, ...]
 ) -> None:
     """Record the exception propagating out of a send."""
+    event.error = _error(error, active[0].describer)
+    if event.live_kwargs is not None:
+        event.exception = error
+
+
+def _error(error: BaseException, describer: Describer) -> ErrorInfo:
+    """The description of *error*, or its class alone if describing failed."""
     try:
-        event.error = active[0].describer.error(error)
-        if event.live_kwargs is not None:
-            event.exception = error
+        return describer.error(error)
     except Exception as failure:
-        _note(active, "describing an exception", failure)
+        note(traces.get(), "describing an exception", failure)
+        cls = type(error)
+        return ErrorInfo(
+            f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__, NOT_DESCRIBED
+        )
 
 
 def _reference(obj: object) -> Callable[[], Any]:
@@ -552,21 +576,6 @@ def _reference(obj: object) -> Callable[[], Any]:
         return weakref.ref(obj)
     except TypeError:
         return lambda: obj
-
-
-def _note(active: tuple[Trace, ...], stage: str, error: BaseException) -> None:
-    """signaltrace's own code failed at *stage*: note it in the traces, log it once."""
-    for trace in active:
-        with contextlib.suppress(Exception):  # nothing more can be done
-            trace.note_recording_error(stage, error)
-    key = (stage, type(error))
-    if key not in _logged:
-        _logged.add(key)
-        logger.error(
-            "signaltrace failed while %s; the send went on untouched",
-            stage,
-            exc_info=error,
-        )
 
 
 # -------------------------------------------------------------- locations
@@ -624,16 +633,21 @@ def _unwrap(event: SignalEvent, responses: Any) -> Any:
         return responses
     following = event._dispatch
     if following is not None and following.untimed:
-        describe = following.describer.describe
+        describer = following.describer
         keep = event.live_kwargs is not None
+        robust = event.method in _ROBUST_METHODS
         for receiver, response in responses:
-            call = ReceiverCall(
-                event, naming.receiver_info(receiver), iscoroutinefunction(receiver)
-            )
-            if isinstance(response, BaseException) and event.method in _ROBUST_METHODS:
-                _raised(call, response, following.describer, keep)
-            else:
-                call.response = describe(response)
+            try:
+                is_async = iscoroutinefunction(receiver)
+            except Exception as error:
+                note(traces.get(), "naming a receiver", error)
+                is_async = False
+            call = ReceiverCall(event, _info(receiver), is_async)
+            # type(): isinstance() would read the response's __class__.
+            if robust and issubclass(type(response), BaseException):
+                _raised(call, response, describer, keep)
+            elif response is not None:
+                _returned(call, response, describer, keep)
             event.receivers.append(call)
         return responses
     for position, pair in enumerate(responses):
@@ -661,11 +675,7 @@ class _Proxy:
         event = self.event
         following = event._dispatch
         keep = event.live_kwargs is not None
-        try:
-            call = ReceiverCall(event, naming.receiver_info(self.receiver), is_async)
-        except Exception as error:
-            _note(traces.get(), "naming a receiver", error)
-            call = ReceiverCall(event, _UNKNOWN_RECEIVER, is_async)
+        call = ReceiverCall(event, _info(self.receiver), is_async)
         if keep:
             call._receiver = _reference(self.receiver)
         event.receivers.append(call)
@@ -711,9 +721,8 @@ class _SyncProxy(_Proxy):
         finally:
             event._running = None
         call.duration += perf_counter() - started
-        call.response = describer.describe(response)
-        if keep:
-            call.live_response = response
+        if response is not None:  # None is its own description
+            _returned(call, response, describer, keep)
         return response
 
 
@@ -747,9 +756,8 @@ class _AsyncProxy(_Proxy):
             if task is not None:
                 task_calls.pop(task, None)
         call.duration += perf_counter() - started
-        call.response = describer.describe(response)
-        if keep:
-            call.live_response = response
+        if response is not None:  # None is its own description
+            _returned(call, response, describer, keep)
         return response
 
 

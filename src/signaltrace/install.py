@@ -99,19 +99,31 @@ def is_installed() -> bool:
 
 
 def fingerprint(function: Callable[..., Any] | None) -> str | None:
-    """A short hash of a function's source, or None when it has none."""
-    if function is None:
+    """A short hash of a function's own source, or None when it has none.
+
+    Read from the function's code: ``inspect.getsource(function)`` would
+    follow ``__wrapped__``, and give another tool's ``functools.wraps``
+    wrapper of ``Signal.send`` the fingerprint of Django's method.
+    """
+    code = getattr(function, "__code__", None)
+    if code is None:
         return None
     try:
-        source = inspect.getsource(function)
+        source = inspect.getsource(code)
     except (OSError, TypeError):
         return None
     return hashlib.sha256(textwrap.dedent(source).encode()).hexdigest()[:16]
 
 
 def fingerprints() -> dict[str, tuple[str | None, ...]]:
-    """The fingerprints of this Django's methods, as :data:`VERIFIED` holds them."""
-    return _fingerprints(*(Signal.__dict__.get(name) for name in _METHODS))
+    """The fingerprints of this Django's methods, as :data:`VERIFIED` holds them.
+
+    Of the methods found on ``Signal`` before the wrappers went on, while
+    they are on.
+    """
+    return _fingerprints(
+        *(_originals.get(name) or Signal.__dict__.get(name) for name in _METHODS)
+    )
 
 
 def fast_path() -> frozenset[str]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from django.conf import settings
 from django.db import connections
 
 from signaltrace.context import traces
+from signaltrace.failures import note
 from signaltrace.sql import MAX_DISTINCT_SQL, QueryStats, normalize_sql, repeated_sql
 
 if TYPE_CHECKING:
@@ -73,17 +73,12 @@ _active = False
 entered_threads: set[int] = set()
 
 
-logger = logging.getLogger("signaltrace")
-
-
 def _no_call() -> ReceiverCall | None:
     return None
 
 
 #: The receiver call running in this context (from the recorder).
 _current_call: Callable[[], ReceiverCall | None] = _no_call
-#: Whether a failure of the wrapper's own bookkeeping was logged already.
-_failure_logged = False
 #: ``connections.create_connection`` as another tool set it on the instance
 #: before :func:`start` replaced it; None when it was the class's method.
 _create_before: Callable[[str], BaseDatabaseWrapper] | None = None
@@ -116,18 +111,8 @@ def _record(
             text = sql if type(sql) is str else "<SQL object>"
             stats.add(context["connection"].alias, text, elapsed)
         except Exception as error:  # the query's own outcome must stand
-            _failed(call, error)
-
-
-def _failed(call: ReceiverCall, error: Exception) -> None:
-    """Counting a query failed: note it in the call's traces, log it once."""
-    global _failure_logged
-    # The call does not know its traces; the running context does.
-    for trace in traces.get():
-        trace.note_recording_error("counting a query", error)
-    if not _failure_logged:
-        _failure_logged = True
-        logger.error("signaltrace failed while counting a query", exc_info=error)
+            # The call does not know its traces; the running context does.
+            note(traces.get(), "counting a query", error)
 
 
 def _wrap(connection: BaseDatabaseWrapper) -> None:
@@ -219,13 +204,16 @@ def enter_thread() -> None:
         return
     if asyncio._get_running_loop() is not None:
         return
-    if not settings.configured:
-        # A program tracing plain Signals without Django settings has no
-        # database, and reading DATABASES would raise.
-        return
-    with _lock:
-        if not _active:
+    try:
+        if not settings.configured:
+            # A program tracing plain Signals without Django settings has no
+            # database, and reading DATABASES would raise.
             return
-        for connection in connections.all(initialized_only=True):
-            _wrap(connection)
-        entered_threads.add(ident)
+        with _lock:
+            if not _active:
+                return
+            for connection in connections.all(initialized_only=True):
+                _wrap(connection)
+            entered_threads.add(ident)
+    except Exception as error:  # the receivers run all the same, uncounted
+        note(traces.get(), "counting the queries of a thread", error)

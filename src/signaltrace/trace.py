@@ -589,10 +589,13 @@ class Trace:
         """Seconds between the start of this capture and the start of *event*."""
         return event.started_at - self.started_at
 
-    def note_recording_error(self, stage: str, error: BaseException) -> None:
-        """Note that signaltrace's own code failed at *stage* of recording a send."""
+    def note_recording_error(self, text: str) -> None:
+        """Note that signaltrace's own code failed while recording (at most 100).
+
+        See :mod:`signaltrace.failures`.
+        """
         if len(self.recording_errors) < 100:
-            self.recording_errors.append(f"{stage}: {self.describer.error(error)}")
+            self.recording_errors.append(text)
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as JSON-safe data: a walk over what was described at the sends.

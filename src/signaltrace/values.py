@@ -20,7 +20,13 @@ Describing
 - never raises: a ``__repr__`` that fails, or an int too long to print,
   becomes a placeholder;
 - masks values stored under sensitive names (``HIDDEN_NAMES``) at any depth,
-  the way Django's ``SafeExceptionReporterFilter`` does.
+  the way Django's ``SafeExceptionReporterFilter`` does, header pairs
+  (``(b"authorization", b"Bearer …")``) by the header's name, and secrets
+  inside any text: card numbers (those that pass the Luhn check), the
+  credentials of a URL (``https://user:password@host/``), query parameters
+  under sensitive names (``?token=…``) and ``Bearer``/``Basic`` credentials;
+- never shows a session's key (``django.contrib.sessions``, or any
+  ``AbstractBaseSession``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -81,6 +88,25 @@ _WSGI_REQUEST_NAMES = frozenset(
 #: otherwise grow it without end.
 _TYPE_CACHE_SIZE = 512
 
+# Secrets inside a text. _SUSPECT is one quick search that every text with a
+# secret matches; only texts it finds go through the rest.
+_SUSPECT = re.compile(r"[0-9][0-9 -]{10,}[0-9]|://|=|bearer|basic|digest", re.I)
+#: 13 to 19 digits, spaced or dashed as cards are printed; Luhn decides.
+_CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+#: The user information of a URL: ``scheme://user:password@``.
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@", re.I)
+#: ``name=value`` in a query string (or in a text quoting one).
+_PARAMETER = re.compile(r"(^|[?&;\s'\"])([^=&?;\s'\"<>]+)=([^&#;\s'\"<>]*)")
+#: Credentials of an HTTP authentication scheme.
+_CREDENTIALS = re.compile(r"\b(bearer|basic|digest)\s+[^\s'\",]{6,}", re.I)
+#: How much of a long text is searched for secrets, beyond what is shown: a
+#: secret cut by the length limit is still found.
+_MARGIN = 64
+#: Short texts found free of secrets, remembered (keyword arguments such as
+#: ``using="default"`` repeat at every send).
+_CLEAN_CACHE_SIZE = 4096
+_CLEAN_TEXT_LENGTH = 128
+
 
 class ErrorInfo(NamedTuple):
     """An exception, described: its class and its message.
@@ -118,6 +144,8 @@ class Describer:
         self._hidden: dict[str, bool] = {}
         #: type -> how its instances are shown (see _text_of_type).
         self._by_type: dict[type, Callable[[Any, int], str]] = {}
+        #: short text -> whether it holds no secret (see _is_clean).
+        self._clean: dict[str, bool] = {}
 
     # ------------------------------------------------------------ the API
 
@@ -126,8 +154,10 @@ class Describer:
         if self.is_own_description(value):
             return value  # type: ignore[return-value]
         cls = type(value)
-        if cls is str:
-            return self._cut(value)  # type: ignore[arg-type]
+        if issubclass(cls, str):
+            # Cut before anything else: a 50 MB string is never copied whole.
+            text = str.__getitem__(value, slice(self.limit + _MARGIN))  # type: ignore[index]
+            return self._cut(self._masked(text))
         if cls is float:
             return repr(value)  # not finite: JSON has no NaN or infinity
         return self.text(value)
@@ -136,11 +166,11 @@ class Describer:
         """Whether *value* is a JSON scalar that shows as it is.
 
         ``None``, booleans, ints JSON readers keep exactly, finite floats, and
-        strings within ``MAX_VALUE_LENGTH``.
+        strings within ``MAX_VALUE_LENGTH`` that hold no secret.
         """
         cls = type(value)
         if cls is str:
-            return len(value) <= self.limit  # type: ignore[arg-type]
+            return len(value) <= self.limit and self._is_clean(value)  # type: ignore[arg-type]
         if cls is int:
             return -_SAFE_INT <= value <= _SAFE_INT  # type: ignore[operator]
         if cls is float:
@@ -183,7 +213,8 @@ class Describer:
         Strings are quoted (``'default'``); see :func:`safe_repr`.
         """
         try:
-            return self._cut(self._text(value, self.depth if depth is None else depth))
+            text = self._text(value, self.depth if depth is None else depth)
+            return self._cut(self._masked(text[: self.limit + _MARGIN]))
         except Exception as error:  # describing must never fail the program
             return _failed(value, error)
 
@@ -196,8 +227,9 @@ class Describer:
             message = "<unprintable message>"
         if type(message) is not str:
             message = "<unprintable message>"
+        message = self._cut(self._masked(message[: self.limit + _MARGIN]))
         return ErrorInfo(
-            f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__, self._cut(message)
+            f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__, message
         )
 
     def is_hidden(self, name: object) -> bool:
@@ -210,6 +242,36 @@ class Describer:
             if len(self._hidden) < 4096:
                 self._hidden[name] = masked
         return masked
+
+    # ----------------------------------------------------------- secrets
+
+    def _is_clean(self, text: str) -> bool:
+        """Whether *text* holds no secret to mask (remembered for short ones)."""
+        clean = self._clean.get(text)
+        if clean is None:
+            clean = _SUSPECT.search(text) is None or self._masked(text) == text
+            if len(text) <= _CLEAN_TEXT_LENGTH:
+                if len(self._clean) >= _CLEAN_CACHE_SIZE:
+                    self._clean.clear()
+                self._clean[text] = clean
+        return clean
+
+    def _masked(self, text: str) -> str:
+        """*text* with the secrets inside it masked (see the module documentation)."""
+        if _SUSPECT.search(text) is None:
+            return text
+        mask = self.mask
+        text = _CARD.sub(lambda card: mask if _luhn(card[0]) else card[0], text)
+        text = _USERINFO.sub(lambda url: f"{url[1]}{mask}@", text)
+        text = _PARAMETER.sub(
+            lambda pair: (
+                f"{pair[1]}{pair[2]}={mask}"
+                if pair[3] and self.is_hidden(pair[2])
+                else pair[0]
+            ),
+            text,
+        )
+        return _CREDENTIALS.sub(lambda scheme: f"{scheme[1]} {mask}", text)
 
     # ----------------------------------------------------------- internals
 
@@ -252,7 +314,7 @@ class Describer:
         if issubclass(cls, Promise):
             return lambda value, depth: "<lazy string>"
         if issubclass(cls, Model):
-            return _model_text_of(cls)
+            return _model_text_of(cls, self.mask)
         if issubclass(cls, type):
             return _class_text
         if issubclass(cls, QuerySet):
@@ -311,7 +373,7 @@ class Describer:
         cls = type(value)
         total = len(value)
         first = list(itertools.islice(iter(value), self.items))
-        shown = [self.text(item, depth - 1) for item in first]
+        shown = [self._item_text(item, depth - 1) for item in first]
         if issubclass(cls, set | frozenset):
             # Sets have no order: sorted, they read (and diff) the same each run.
             shown.sort()
@@ -321,6 +383,20 @@ class Describer:
             return "set()"
         trailing = "," if cls is tuple and total == 1 else ""
         return opening + ", ".join(shown) + trailing + closing
+
+    def _item_text(self, item: object, depth: int) -> str:
+        """An item of a list or tuple: a header pair's value masked by its name.
+
+        Headers come as pairs in ASGI scopes (``(b"cookie", b"…")``) and in
+        lists of headers (``[("Authorization", "Bearer …")]``).
+        """
+        if type(item) is tuple and len(item) == 2:
+            name = item[0]
+            if type(name) is bytes:
+                name = name.decode("latin-1")
+            if self.is_hidden(name):
+                return f"({self.text(item[0], 0)}, {self.mask})"
+        return self.text(item, depth)
 
     def _object_text(self, value: object, depth: int) -> str:
         return repr(value)
@@ -346,21 +422,56 @@ def _int_text(value: int) -> str:
     return repr(value)
 
 
-def _model_text_of(model: Any) -> Callable[[Any, int], str]:
+def _model_text_of(model: Any, mask: str) -> Callable[[Any, int], str]:
     """How instances of *model* are shown: ``<app.Model pk=3>``.
 
     Model.__repr__ calls __str__, which may query: the text is built from the
-    primary key value already in the instance's __dict__.
+    primary key value already in the instance's __dict__. A session's primary
+    key is its key, which lets whoever reads it take the session over: it is
+    masked (once saved).
     """
     meta = model._meta
     label = meta.label
     attname = meta.pk.attname if meta.pk is not None else None
+    if _is_session(model):
+
+        def session(instance: Any, depth: int) -> str:
+            pk = instance.__dict__.get(attname) if attname is not None else None
+            return f"<{label} pk={mask if pk else pk!r}>"
+
+        return session
 
     def text(instance: Any, depth: int) -> str:
         pk = instance.__dict__.get(attname) if attname is not None else None
         return f"<{label} pk={pk!r}>"
 
     return text
+
+
+def _is_session(model: type) -> bool:
+    """Whether *model* stores sessions (an ``AbstractBaseSession``).
+
+    Told by name: importing ``django.contrib.sessions`` would define its
+    models, which needs the app registry ready and the app installed.
+    """
+    return any(
+        base.__name__ == "AbstractBaseSession"
+        and base.__module__ == "django.contrib.sessions.base_session"
+        for base in model.__mro__
+    )
+
+
+def _luhn(candidate: str) -> bool:
+    """Whether the digits of *candidate* pass the Luhn check cards carry."""
+    digits = [int(character) for character in candidate if character.isdigit()]
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
 
 
 def _class_text(cls: Any, depth: int) -> str:
