@@ -645,8 +645,9 @@ def test_the_report_is_built_by_a_task_of_djangos_tasks_framework(
         (post_save, Report), task_enqueued, task_started, task_finished
     )
     finished = signal_trace.assert_sent_once(task_finished)
-    assert finished.kwargs["task_result"].task.name == "build_report"
-    assert finished.kwargs["task_result"].status == "SUCCESSFUL"
+    assert finished.live_kwargs is not None
+    assert finished.live_kwargs["task_result"].task.name == "build_report"
+    assert finished.live_kwargs["task_result"].status == "SUCCESSFUL"
 
 
 # --------------------------------------------------------- 11. async view

@@ -514,10 +514,15 @@ def _count(trace: Trace, signal: Signal, sender: object) -> None:
     """Count a send that reached no receiver, per signal and sender."""
     key = (id(signal), id(sender))
     entry = trace._counts.get(key)
-    if entry is None:
-        trace._counts[key] = [signal, trace.describer.sender(sender), 1]
-    else:
+    if entry is not None:
         entry[2] += 1
+        return
+    try:
+        sender_name = trace.describer.sender(sender)
+    except Exception as error:
+        note((trace,), "describing a send", error)
+        sender_name = NOT_DESCRIBED
+    trace._counts[key] = [signal, sender_name, 1]
 
 
 def _returned(
