@@ -17,9 +17,10 @@ from signaltrace import insights, naming
 from signaltrace.assertions import SignalTrace
 from signaltrace.conf import DEFAULTS
 from signaltrace.insights import CODES, Finding
-from signaltrace.render import filter_trace, render_html, render_text
+from signaltrace.render import filter_trace, render_text
 from signaltrace.trace import ReceiverCall, SignalEvent
 from signaltrace.values import ErrorInfo
+from signaltrace.waterfall import render_html
 from tests.app.models import Author
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ import signaltrace
 from signaltrace import request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.history import HistoryEntry, history
-from signaltrace.render import html_context, render_html
+from signaltrace.waterfall import html_context, render_html
 from tests.app.views import marker_sent, outer_sent, unheard
 
 MIDDLEWARE = "signaltrace.middleware.SignalTraceMiddleware"

@@ -385,7 +385,7 @@ def _begin(
     for trace in wanting:
         # A context copied from a capture (a thread started in it) may still
         # hold the trace after the capture ended: it records nothing more.
-        if trace.ended_at is not None or len(trace.events) >= trace.config.MAX_EVENTS:
+        if trace.ended_at is not None or len(trace.events) >= trace.max_events:
             room = _with_room(wanting)
             if not room:
                 return ANSWERED if unreachable else None
@@ -447,7 +447,7 @@ def _with_room(wanting: tuple[Trace, ...]) -> tuple[Trace, ...]:
     for trace in wanting:
         if trace.ended_at is not None:
             continue
-        if len(trace.events) < trace.config.MAX_EVENTS:
+        if len(trace.events) < trace.max_events:
             room.append(trace)
         else:
             trace.dropped += 1

@@ -81,6 +81,11 @@ class HistoryEntry:
         """How many receiver calls raised."""
         return len(self.trace.errors)
 
+    @property
+    def dropped(self) -> int:
+        """How many sends were not stored: ``MAX_EVENTS`` was reached."""
+        return self.trace.dropped
+
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-safe data, its trace as ``Trace.to_dict()`` has it."""
         return {
@@ -94,6 +99,7 @@ class HistoryEntry:
             "sends": self.sends,
             "receiver_calls": self.receiver_calls,
             "errors": self.errors,
+            "dropped": self.dropped,
             "trace": self.trace.to_dict(),
         }
 

@@ -44,9 +44,11 @@ from signaltrace.history import HistoryEntry, history
 
 __all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
 
-#: The response header giving the id of the request's trace in the history.
+#: The response header giving the id of the request's trace: the key of its
+#: log records (``signal_trace_id``) and of its page in the viewer.
 ID_HEADER = "X-Signaltrace-Id"
-#: The response header giving the viewer's URL for that trace, when it has one.
+#: The response header giving the viewer's URL for that trace: only while the
+#: viewer can show it (``DEBUG`` on, its URLs included).
 URL_HEADER = "X-Signaltrace-Url"
 
 #: One INFO record per request, one DEBUG record per send; silent unless the
@@ -162,6 +164,8 @@ def _response_ready(
         info.kept = False
         return
     response.headers[ID_HEADER] = info.id
+    if not settings.DEBUG:  # the viewer answers 404 to everyone then
+        return
     with contextlib.suppress(NoReverseMatch):  # unless the viewer is included
         response.headers[URL_HEADER] = reverse(
             "signaltrace:detail",

@@ -57,8 +57,9 @@ from signaltrace import naming, request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.capturing import capture
 from signaltrace.middleware import is_enabled
-from signaltrace.render import filter_trace, html_context
+from signaltrace.render import filter_trace
 from signaltrace.trace import summarize
+from signaltrace.waterfall import html_context
 
 __all__ = ["SignalTracePanel"]
 

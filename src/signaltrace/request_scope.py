@@ -157,6 +157,9 @@ def _open_trace() -> None:
     if stale is not None:
         _close(stale, hand_on=True)
     trace = SignalTrace(get_config())
+    # Room is kept for request_finished: a request that sends more than
+    # MAX_EVENTS signals still shows how it ended.
+    trace.max_events = max(trace.max_events - 1, 0)
     with _lock:
         if not _on_request_finished:  # stopped meanwhile
             return
@@ -174,6 +177,7 @@ def _closing_trace() -> SignalTrace | None:
     """At request_finished: the request's trace, made to record this last send."""
     trace = _request_trace.get()
     if trace is not None and trace.ended_at is None:
+        trace.max_events = trace.config.MAX_EVENTS  # the room kept for this send
         active = context.traces.get()
         if trace not in active:  # a capture exited in between and dropped it
             context.traces.set((*active, trace))

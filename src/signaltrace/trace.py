@@ -497,6 +497,9 @@ class Trace:
         #: Describes this trace's values (settings read once, not per send).
         self.describer = describer(config)
         self.events: list[SignalEvent] = []
+        #: How many events this trace stores: ``MAX_EVENTS``, less the room a
+        #: request's trace keeps for its ``request_finished``.
+        self.max_events = config.MAX_EVENTS
         self.dropped = 0
         self.recording_errors: list[str] = []
         self.started_at = time.perf_counter()

@@ -34,7 +34,7 @@ from django.views.static import serve
 from signaltrace import request_scope
 from signaltrace.conf import get_config
 from signaltrace.history import HistoryEntry, history
-from signaltrace.render import html_context
+from signaltrace.waterfall import html_context
 
 __all__ = ["show_viewer", "stylesheet", "trace_detail", "trace_list"]
 
@@ -88,6 +88,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
             "sends": entry.sends,
             "receiver_calls": entry.receiver_calls,
             "errors": entry.errors,
+            "dropped": entry.dropped,
             "signal_ms": entry.signal_ms,
             "duration_ms": entry.duration_ms,
         }

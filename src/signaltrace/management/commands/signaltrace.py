@@ -140,42 +140,55 @@ class Command(BaseCommand):
                 failure = exit_
         except BaseException as error:
             failure = error
-        assert tracing.trace is not None
         trace = tracing.trace
-        data = filter_trace(
-            trace.to_dict(),
-            signals=options["signal"],
-            exclude_signals=options["exclude_signal"],
-            senders=options["sender"],
-            min_duration_ms=options["min_duration"],
-        )
-        self._write(
-            data,
-            lambda: render_text(
+        try:
+            data = filter_trace(
+                trace.to_dict(),
+                signals=options["signal"],
+                exclude_signals=options["exclude_signal"],
+                senders=options["sender"],
+                min_duration_ms=options["min_duration"],
+            )
+            problem = self._write(
                 data,
-                style=self.style,
-                verbosity=options["verbosity"],
-                slow_ms=trace.config.SLOW_RECEIVER_MS,
-            ),
-            options,
-        )
+                lambda: render_text(
+                    data,
+                    style=self.style,
+                    verbosity=options["verbosity"],
+                    slow_ms=trace.config.SLOW_RECEIVER_MS,
+                ),
+                options,
+            )
+        except Exception as error:  # the command's own outcome must stand
+            problem = f"signaltrace could not report the trace: {error!r}"
+        # The traced command's status and exception always win: a problem of
+        # the report is said after it, and only fails a command that passed.
         if failure is not None:
+            if problem:
+                self.stderr.write(problem)
             raise failure
+        if problem:
+            raise CommandError(problem)
 
     def _list_receivers(self, options: dict[str, Any]) -> None:
         listed = connected_receivers(
             signals=options["signal"], exclude_signals=options["exclude_signal"]
         )
-        self._write(
+        problem = self._write(
             [connected.to_dict() for connected in listed],
             lambda: render_receivers(listed, style=self.style),
             options,
         )
+        if problem:
+            raise CommandError(problem)
 
     def _write(
         self, data: Any, text: Callable[[], str], options: dict[str, Any]
-    ) -> None:
-        """Write *data* as JSON (stdout, --output file) or call *text* for the text."""
+    ) -> str:
+        """Write *data* as JSON (stdout, --output file) or call *text* for the text.
+
+        Returns what went wrong writing the ``--output`` file, or "".
+        """
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2))
         else:
@@ -186,7 +199,8 @@ class Command(BaseCommand):
                     json.dump(data, file, indent=2)
                     file.write("\n")
             except OSError as error:
-                raise CommandError(f"Cannot write the trace: {error}") from error
+                return f"Cannot write the trace to {options['output']}: {error}"
+        return ""
 
 
 @contextlib.contextmanager
