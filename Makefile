@@ -37,7 +37,7 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 ## matrix: the suite on every supported Django line (4.2, 5.2, 6.1), and the
-## panel on django-debug-toolbar 6 and 7 (8 is in the main run)
+## panel on django-debug-toolbar 4.4, 5, 6 and 7 (8 is in the main run)
 matrix: $(STAMP)
 	$(BIN)/nox -s tests toolbar
 

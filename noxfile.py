@@ -27,11 +27,13 @@ def django_suite(session: nox.Session, django: str) -> None:
 
 
 @nox.session(python="3.11")
-@nox.parametrize("toolbar", ["6", "7"])
+@nox.parametrize("toolbar", ["4.4", "5", "6", "7"])
 def toolbar(session: nox.Session, toolbar: str) -> None:
     """Run the panel's tests against the older django-debug-toolbar lines.
 
-    The main matrix runs them with the newest toolbar.
+    The main matrix runs them with the newest toolbar. 4.4 and 5 keep stored
+    requests as toolbar objects in memory (no store setting), 6 and later in
+    a store of their own.
     """
     session.install("-e", ".[dev]", f"django-debug-toolbar~={toolbar}.0")
     session.run("pytest", "tests/test_panel.py", *session.posargs)

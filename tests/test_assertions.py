@@ -22,6 +22,8 @@ order_paid = Signal()
 order_completed = Signal()
 order_refunded = Signal()
 nobody_listens = Signal()
+#: Never sent: its name is what the typos below are close to.
+voucher_redeemed = Signal()
 
 
 class Order:
@@ -181,6 +183,8 @@ def test_assert_sent_failure_says_what_was_expected_then_lists_the_sends() -> No
     assert message == (
         f"Expected {M}.order_completed from {M}.Order with number=7 to be sent, "
         "but it was not sent.\n"
+        f"Sends of {M}.order_completed, and what differed (1):\n"
+        f"  2. sender: expected {M}.Order, sent {M}.Refund\n"
         "Sends that happened (2):\n"
         f"  1. {M}.order_paid  sender={M}.Order  kwargs: amount=10\n"
         f"     receivers: {M}.on_paid\n"
@@ -309,6 +313,258 @@ def test_count_must_be_a_whole_number(count: object) -> None:
 
     with pytest.raises(ValueError, match="count must be a whole number"):
         trace.assert_sent(order_paid, count=count)  # type: ignore[call-overload]
+
+
+# ------------------------------------------------------------------ near misses
+
+
+def test_assert_sent_failure_lists_each_send_of_the_signal_with_what_differed() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount=10, currency="EUR")
+        order_completed.send(sender=Order, number=7)
+        order_paid.send(sender=Order, amount=20, currency="EUR")
+
+    message = failure(lambda: trace.assert_sent(order_paid, amount=30, currency="EUR"))
+
+    assert message.splitlines()[1:4] == [
+        f"Sends of {M}.order_paid, and what differed (2):",
+        "  1. amount: expected 30, sent 10",
+        "  3. amount: expected 30, sent 20",
+    ]
+    assert message.splitlines()[4] == "Sends that happened (3):"
+
+
+def test_near_misses_list_every_expected_value_that_differed_one_per_line() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Refund, amount=10, currency="EUR")
+
+    message = failure(
+        lambda: trace.assert_sent(order_paid, Order, amount=30, currency="USD")
+    )
+
+    assert message.splitlines()[1:5] == [
+        f"Sends of {M}.order_paid, and what differed (1):",
+        f"  1. sender: expected {M}.Order, sent {M}.Refund",
+        "     amount: expected 30, sent 10",
+        "     currency: expected USD, sent EUR",
+    ]
+
+
+def test_near_misses_name_expected_kwargs_the_send_did_not_have() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount=10)
+
+    message = failure(lambda: trace.assert_sent(order_paid, amount=10, currency=ANY))
+
+    assert message.splitlines()[2] == "  1. currency: expected ANY, not sent"
+
+
+def test_near_misses_show_types_when_expected_and_sent_values_read_the_same() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount="10")
+
+    message = failure(lambda: trace.assert_sent(order_paid, amount=10))
+
+    assert message.splitlines()[2] == "  1. amount: expected 10, sent '10'"
+
+
+def test_near_misses_show_types_on_a_trace_without_live_values() -> None:
+    with signaltrace.capture(record_unreceived=True) as trace:
+        nobody_listens.send(sender=Order, amount="10")
+
+    message = failure(lambda: trace.assert_sent(nobody_listens, amount=10))
+
+    assert message.splitlines()[2] == "  1. amount: expected 10, sent '10'"
+
+
+def test_near_misses_name_a_predicate_that_returned_false() -> None:
+    def large(amount: int) -> bool:
+        return amount > 100
+
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount=10)
+
+    message = failure(lambda: trace.assert_sent(order_paid, amount=large))
+
+    assert message.splitlines()[2] == (
+        f"  1. amount: expected <predicate {M}.test_near_misses_name_a_predicate_"
+        "that_returned_false.<locals>.large>, sent 10"
+    )
+
+
+def test_near_misses_keep_masked_values_masked() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, api_key="sent-secret")
+
+    message = failure(lambda: trace.assert_sent(order_paid, api_key="expected-secret"))
+
+    assert message.splitlines()[2] == "  1. api_key: differs (the values are masked)"
+    assert "secret" not in message
+
+
+def test_near_misses_are_listed_when_assert_sent_once_matched_nothing() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount=10)
+
+    message = failure(lambda: trace.assert_sent_once(order_paid, amount=20))
+
+    assert message.splitlines()[1:3] == [
+        f"Sends of {M}.order_paid, and what differed (1):",
+        "  1. amount: expected 20, sent 10",
+    ]
+
+
+def test_near_misses_are_not_listed_when_some_send_matched() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order, amount=10)
+        order_paid.send(sender=Order, amount=20)
+
+    message = failure(lambda: trace.assert_sent_once(order_paid, amount=ANY))
+
+    assert message.splitlines()[1] == "Sends that happened (2):"
+
+
+def test_near_misses_list_at_most_twenty_sends() -> None:
+    with capture_signals() as trace:
+        for amount in range(25):
+            order_paid.send(sender=Order, amount=amount)
+
+    lines = failure(lambda: trace.assert_sent(order_paid, amount=-1)).splitlines()
+
+    assert lines[1] == f"Sends of {M}.order_paid, and what differed (25):"
+    assert lines[21:23] == ["  20. amount: expected -1, sent 19", "  ... and 5 more"]
+
+
+# ------------------------------------------------------------------- name typos
+
+
+def test_assert_sent_fails_on_a_signal_name_that_exists_nowhere() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+
+    message = failure(lambda: trace.assert_sent("voucher_redeemd"))
+
+    assert message == (
+        "Expected voucher_redeemd to be sent, but no signal named 'voucher_redeemd' "
+        f"exists in this process; did you mean '{M}.voucher_redeemed'?"
+    )
+
+
+def test_assert_sent_once_fails_on_a_signal_name_that_exists_nowhere() -> None:
+    with capture_signals() as trace:
+        pass
+
+    message = failure(lambda: trace.assert_sent_once(f"{M}.voucher_redemed"))
+
+    assert message == (
+        f"Expected {M}.voucher_redemed to be sent once, but no signal named "
+        f"'{M}.voucher_redemed' exists in this process; did you mean "
+        f"'{M}.voucher_redeemed'?"
+    )
+
+
+def test_assert_not_sent_fails_on_a_signal_name_that_exists_nowhere() -> None:
+    with capture_signals() as trace:
+        pass
+
+    message = failure(lambda: trace.assert_not_sent("voucher_redeemd"))
+
+    assert message.startswith(
+        "Expected voucher_redeemd not to be sent, but no signal named "
+        "'voucher_redeemd' exists in this process; did you mean"
+    )
+
+
+def test_assert_sent_with_count_0_fails_on_a_signal_name_that_exists_nowhere() -> None:
+    with capture_signals() as trace:
+        pass
+
+    message = failure(lambda: trace.assert_sent("voucher_redeemd", count=0))
+
+    assert message.startswith("Expected voucher_redeemd to be sent 0 times, but no ")
+
+
+def test_assert_order_fails_on_a_signal_name_that_exists_nowhere() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+
+    message = failure(lambda: trace.assert_order(order_paid, "voucher_redeemd"))
+
+    assert message == (
+        f"Expected the first sends of {M}.order_paid, voucher_redeemd in that "
+        "order, but no signal named 'voucher_redeemd' exists in this process; "
+        f"did you mean '{M}.voucher_redeemed'?"
+    )
+
+
+def test_a_signal_name_close_to_nothing_gets_no_suggestion() -> None:
+    with capture_signals() as trace:
+        pass
+
+    message = failure(lambda: trace.assert_sent("qqqqqqqqqqqqqqqqqqqq"))
+
+    assert message.endswith(
+        "no signal named 'qqqqqqqqqqqqqqqqqqqq' exists in this process."
+    )
+
+
+def test_a_signal_name_that_exists_but_was_not_sent_passes_assert_not_sent() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+
+    trace.assert_not_sent("voucher_redeemed")
+    trace.assert_sent("voucher_redeemed", count=0)
+
+
+def test_a_signal_made_in_a_function_exists_once_sent() -> None:
+    local_signal = Signal()
+    with capture_signals() as trace:
+        local_signal.send(sender=Order)
+    name = trace.events[0].name
+
+    assert trace.assert_sent(name) is trace.events[0]
+    trace.assert_not_sent(name, sender=Refund)
+
+
+def test_assert_sent_fails_on_a_sender_name_known_nowhere() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+
+    message = failure(lambda: trace.assert_sent(order_paid, sender="Ordr"))
+
+    assert message.startswith(
+        f"Expected {M}.order_paid from Ordr to be sent, but no sender named 'Ordr' "
+        f"is known in this process; did you mean '{M}.Order'"
+    )
+
+
+def test_assert_order_fails_on_a_sender_name_known_nowhere() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+        order_completed.send(sender=Order)
+
+    message = failure(lambda: trace.assert_order(order_paid, (order_completed, "Ordr")))
+
+    assert "but no sender named 'Ordr' is known in this process" in message
+
+
+def test_a_sender_name_known_but_not_sent_keeps_the_not_sent_message() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Order)
+
+    message = failure(lambda: trace.assert_sent(order_paid, sender="Refund"))
+
+    assert message.splitlines()[0] == (
+        f"Expected {M}.order_paid from Refund to be sent, but it was not sent."
+    )
+
+
+def test_assert_not_sent_does_not_check_sender_names() -> None:
+    # A string sender that was never sent cannot be told from a typo.
+    with capture_signals() as trace:
+        order_paid.send(sender="tenant-a")
+
+    trace.assert_not_sent(order_paid, sender="tenant-b")
 
 
 # ------------------------------------------------------------- assert_sent_once

@@ -27,6 +27,8 @@ from tests.checks_apps.duplicated import receivers as duplicated_receivers
 from tests.checks_apps.duplicated.signals import order_placed
 
 FORGOTTEN = "tests.checks_apps.forgotten"
+#: An app whose receiver modules have names of its own.
+CUSTOM = "tests.checks_apps.custom"
 
 #: Receivers connected by the W003 tests, only for their duration.
 parcel_lost = Signal()
@@ -150,6 +152,74 @@ def test_w001_runs_with_manage_py_check() -> None:
         f"{FORGOTTEN}.signals",
         f"{FORGOTTEN}.handlers",
     ]
+
+
+def w001_modules(app: str) -> list[str]:
+    messages = check_unimported_receiver_modules([AppConfig.create(app)])
+    assert {m.id for m in messages} <= {"signaltrace.W001"}
+    return [str(m.obj) for m in messages]
+
+
+def test_w001_reports_a_signal_handlers_module_that_was_never_imported() -> None:
+    app = "tests.checks_apps.wagtail_style"
+
+    assert w001_modules(app) == [f"{app}.signal_handlers"]
+    assert f"{app}.signal_handlers" not in sys.modules
+
+
+def test_w001_reports_a_listeners_module_that_was_never_imported() -> None:
+    app = "tests.checks_apps.listening"
+
+    assert w001_modules(app) == [f"{app}.listeners"]
+    assert f"{app}.listeners" not in sys.modules
+
+
+def test_w001_reads_no_module_of_another_name_by_default() -> None:
+    assert w001_modules(CUSTOM) == []
+
+
+def test_w001_reads_the_modules_named_in_extra_receiver_modules(
+    settings: Any,
+) -> None:
+    settings.SIGNALTRACE = {"EXTRA_RECEIVER_MODULES": ("hooks",)}
+
+    assert w001_modules(CUSTOM) == [f"{CUSTOM}.hooks"]
+    assert f"{CUSTOM}.hooks" not in sys.modules
+
+
+def test_w001_takes_a_lone_string_in_extra_receiver_modules_as_one_name(
+    settings: Any,
+) -> None:
+    settings.SIGNALTRACE = {"EXTRA_RECEIVER_MODULES": "hooks"}
+
+    assert w001_modules(CUSTOM) == [f"{CUSTOM}.hooks"]
+
+
+def test_w001_reads_a_module_named_in_both_lists_once(settings: Any) -> None:
+    settings.SIGNALTRACE = {"EXTRA_RECEIVER_MODULES": ["signals", "signals"]}
+
+    assert w001_modules(FORGOTTEN) == [f"{FORGOTTEN}.signals", f"{FORGOTTEN}.handlers"]
+
+
+def test_w001_reads_a_dotted_name_inside_a_package_it_does_not_import(
+    settings: Any,
+) -> None:
+    settings.SIGNALTRACE = {"EXTRA_RECEIVER_MODULES": ["events.handlers"]}
+
+    (message,) = check_unimported_receiver_modules([AppConfig.create(CUSTOM)])
+
+    assert message.obj == f"{CUSTOM}.events.handlers"
+    assert f"{CUSTOM}.events" not in sys.modules
+    assert message.hint is not None
+    assert "(`from .events import handlers  # noqa: F401`)" in message.hint
+
+
+def test_w001_is_silent_for_a_dotted_name_that_leads_nowhere(settings: Any) -> None:
+    settings.SIGNALTRACE = {
+        "EXTRA_RECEIVER_MODULES": ["missing.handlers", "hooks.handlers"]
+    }
+
+    assert w001_modules(CUSTOM) == []
 
 
 # ---------------------------------------------------------------------- W002

@@ -19,8 +19,10 @@ from django.core.management.color import color_style
 from django.db.models.signals import post_save
 from django.test import override_settings
 
-from signaltrace.receivers import connected_receivers
-from signaltrace.render import filter_trace, render_text
+import signaltrace
+from signaltrace.receivers import connected_receivers, unknown_sender, unknown_signal
+from signaltrace.render import filter_trace, fit, render_text, visible_length
+from signaltrace.trace import events_to_dicts
 from tests.app import receivers
 from tests.app.models import Author
 from tests.app.signals import book_archived
@@ -30,14 +32,22 @@ pytestmark = pytest.mark.django_db
 PUBLISHED = "tests.app.signals.book_published"
 ANNOUNCED = "tests.app.signals.book_announced"
 ERROR = color_style(force_color=True).ERROR("x").partition("x")[0]
+RESET = color_style(force_color=True).ERROR("x").partition("x")[2]
 WARNING = color_style(force_color=True).WARNING("x").partition("x")[0]
+
+
+class Terminal(StringIO):
+    """An output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 class Runner:
     """Calls ``signaltrace`` with its output captured, even when it raises."""
 
-    def __init__(self) -> None:
-        self.out = StringIO()
+    def __init__(self, out: StringIO | None = None) -> None:
+        self.out = out or StringIO()
         self.err = StringIO()
 
     def __call__(self, *args: str, **options: Any) -> None:
@@ -74,6 +84,33 @@ def author_saves() -> Iterator[None]:
     post_save.connect(on_author_saved, sender=Author)
     yield
     post_save.disconnect(on_author_saved, sender=Author)
+
+
+@pytest.fixture
+def archived_heard() -> Iterator[None]:
+    """A receiver of book_archived, so that its sends are traced."""
+
+    def on_archived(sender: object, **kwargs: Any) -> None:
+        pass
+
+    book_archived.connect(on_archived)
+    yield
+    book_archived.disconnect(on_archived)
+
+
+#: shell -c code sending book_archived with four long keyword arguments.
+ARCHIVE_LONG = (
+    "from tests.app.signals import book_archived; "
+    "book_archived.send(sender=None, a='a' * 30, b='b' * 30, c='c' * 30, d='d' * 30)"
+)
+
+
+def report_width(run: Runner) -> int:
+    """The width of the longest line of the report (after the command's output)."""
+    lines = run.lines
+    start = next(i for i, line in enumerate(lines) if "book_archived  sender" in line)
+    # The shell's own output ends with a colour's reset, on the report's line.
+    return max(visible_length(line) for line in lines[start:])
 
 
 def line_starting(lines: list[str], start: str) -> str:
@@ -259,7 +296,9 @@ def test_migrate_shows_pre_migrate_with_its_receiver(run: Runner) -> None:
     pre_migrate = lines.index(
         line_starting(lines, "django.db.models.signals.pre_migrate  sender=<Content")
     )
-    assert lines[pre_migrate + 1].startswith(
+    # Its keyword arguments do not fit on its line: they come on the next one.
+    assert lines[pre_migrate + 1].startswith("│    app_config=<ContentTypesConfig")
+    assert lines[pre_migrate + 2].startswith(
         "└─ django.contrib.contenttypes.management."
         "inject_rename_contenttypes_operations"
     )
@@ -276,7 +315,7 @@ def test_wrapped_command_arguments_pass_through_untouched(run: Runner) -> None:
 def test_loaddata_shows_post_save_with_raw_true(
     run: Runner, author_saves: None
 ) -> None:
-    run("loaddata", "books", "--verbosity", "0")
+    run("--width", "0", "loaddata", "books", "--verbosity", "0")
 
     line = line_starting(run.lines, "django.db.models.signals.post_save")
     assert "sender=tests.app.models.Author" in line
@@ -560,6 +599,346 @@ def test_render_keeps_a_multiline_value_on_one_line() -> None:
     assert render_text(trace).splitlines()[0].endswith("note=<Note first\\nsecond>")
 
 
+# ------------------------------------------------------------------ name typos
+
+
+def test_unknown_signal_is_an_error_suggesting_the_closest_names(run: Runner) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("--signal", "book_publishd", "publishbook", "Dune")
+
+    assert str(raised.value) == (
+        "--signal: no signal named 'book_publishd' exists in this process; "
+        f"did you mean '{PUBLISHED}'?"
+    )
+
+
+def test_unknown_signal_prints_no_report(run: Runner) -> None:
+    with pytest.raises(CommandError):
+        run("--signal", "book_publishd", "publishbook", "Dune")
+
+    assert run.lines == ["Published 'Dune'"]
+
+
+def test_unknown_excluded_signal_is_an_error(run: Runner) -> None:
+    with pytest.raises(CommandError, match=r"^--exclude-signal: no signal named "):
+        run("--exclude-signal", "book_anounced", "publishbook", "Dune")
+
+
+def test_each_unknown_name_is_told_on_a_line_of_its_own(run: Runner) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("--signal", "book_publishd", "--sender", "Boook", "publishbook", "Dune")
+
+    lines = str(raised.value).splitlines()
+    assert [line.partition(" no ")[0] for line in lines] == ["--signal:", "--sender:"]
+
+
+def test_unknown_sender_is_an_error_suggesting_the_closest_names(run: Runner) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("--sender", "tests.app.models.Boook", "publishbook", "Dune")
+
+    assert str(raised.value) == (
+        "--sender: no sender named 'tests.app.models.Boook' is known in this "
+        "process; did you mean 'tests.app.models.Book'?"
+    )
+
+
+def test_a_model_that_sent_nothing_is_a_known_sender(run: Runner) -> None:
+    run("--sender", "Author", "publishbook", "Dune")
+
+    assert "Summary: 0 sends" in run.stdout
+
+
+def test_a_sender_seen_only_in_the_trace_is_known(
+    run: Runner, archived_heard: None
+) -> None:
+    code = "from tests.app.signals import book_archived; "
+    code += "book_archived.send(sender='tenant-a')"
+
+    run("--json", "--sender", "tenant-a", "shell", "-c", code)
+
+    assert [event["sender"] for event in run.json()["events"]] == ["'tenant-a'"]
+
+
+def test_a_typo_after_a_failing_command_is_told_on_stderr(run: Runner) -> None:
+    with pytest.raises(CommandError, match="the press is on fire"):
+        run("--signal", "book_publishd", "failingcommand")
+
+    assert run.stderr.startswith("--signal: no signal named 'book_publishd'")
+
+
+def test_unknown_signal_knows_the_signals_of_a_trace() -> None:
+    assert unknown_signal("made_in_a_function") is not None
+    assert unknown_signal("made_in_a_function", ["shop.made_in_a_function"]) is None
+
+
+def test_unknown_sender_knows_classes_bound_in_loaded_modules() -> None:
+    assert unknown_sender("Runner") is None
+    assert unknown_sender("tests.test_command.Terminal") is None
+
+
+def test_unknown_sender_knows_app_configs_and_none() -> None:
+    assert unknown_sender("<TestAppConfig: testapp>") is None
+    assert unknown_sender("None") is None
+
+
+def test_a_historical_model_sender_is_known_from_the_trace_and_matches_its_name() -> (
+    None
+):
+    trace = _trace_dict(1)
+    trace["events"][0]["sender"] = "__fake__.Page"
+
+    assert "sender=__fake__.Page  send" in render_text(trace)
+    assert len(filter_trace(trace, senders=["Page"])["events"]) == 1
+    assert unknown_sender("Page", ["__fake__.Page"]) is None
+
+
+# ----------------------------------------------------------- one matching rule
+
+SIGNAL_NAMES = [
+    "book_published",
+    "signals.book_published",
+    PUBLISHED,
+    "book_archived",
+    "app.signals.book_archived",
+    "archived",
+    "published",
+]
+SENDER_NAMES = [
+    "Book",
+    "models.Book",
+    "tests.app.models.Book",
+    "Author",
+    "Boo",
+    "None",
+    "tenant-a",
+    "<TestAppConfig: testapp>",
+]
+
+
+@pytest.fixture(params=[False, True], ids=["described", "live"])
+def varied_trace(request: pytest.FixtureRequest) -> signaltrace.Trace:
+    """Sends of two signals from a model, None, a string and an app config."""
+    with signaltrace.capture(keep_values=request.param, record_unreceived=True) as t:
+        book_archived.send(sender=Author, n=1)
+        book_archived.send(sender=None, n=2)
+        book_archived.send(sender="tenant-a", n=3)
+        book_archived.send(sender=apps.get_app_config("testapp"), n=4)
+        receivers.book_published.send(sender=Author, title="Dune", n=5)
+    return t
+
+
+def numbered(events: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """Signal, sender and number of the sends varied_trace made itself."""
+    return [
+        (event["signal"], event["sender"], event["kwargs"]["n"])
+        for event in events
+        if "n" in event["kwargs"]
+    ]
+
+
+@pytest.mark.parametrize("name", SIGNAL_NAMES)
+def test_signal_filter_selects_the_sends_trace_filter_selects(
+    varied_trace: signaltrace.Trace, name: str
+) -> None:
+    by_trace = numbered(events_to_dicts(varied_trace.filter(name), 0.0))
+
+    by_command = filter_trace(varied_trace.to_dict(), signals=[name])["events"]
+
+    assert numbered(by_command) == by_trace
+
+
+@pytest.mark.parametrize("name", SENDER_NAMES)
+def test_sender_filter_selects_the_sends_trace_filter_selects(
+    varied_trace: signaltrace.Trace, name: str
+) -> None:
+    by_trace = numbered(events_to_dicts(varied_trace.filter(sender=name), 0.0))
+
+    by_command = filter_trace(varied_trace.to_dict(), senders=[name])["events"]
+
+    assert numbered(by_command) == by_trace
+
+
+def test_a_string_senders_description_selects_it_in_a_trace_with_live_values() -> None:
+    with signaltrace.capture(keep_values=True, record_unreceived=True) as trace:
+        book_archived.send(sender="tenant-a")
+
+    by_command = filter_trace(trace.to_dict(), senders=["'tenant-a'"])["events"]
+
+    assert len(trace.filter(sender="'tenant-a'")) == len(by_command) == 1
+
+
+def test_signal_and_sender_options_select_the_sends_trace_filter_selects(
+    run: Runner,
+) -> None:
+    with signaltrace.capture() as trace:
+        call_command("publishbook", "Dune", stdout=StringIO())
+    expected = [
+        (event.name, event.sender_name, dict(event.kwargs))
+        for event in trace.filter("book_announced", "Book")
+    ]
+
+    run(
+        "--json",
+        "--signal",
+        "book_announced",
+        "--sender",
+        "Book",
+        "publishbook",
+        "Dune",
+    )
+
+    assert expected
+    assert [
+        (event["signal"], event["sender"], event["kwargs"])
+        for event in run.json()["events"]
+    ] == expected
+
+
+# ---------------------------------------------------------------------- width
+
+
+def test_text_is_cut_to_100_columns_when_the_output_is_not_a_terminal(
+    run: Runner, archived_heard: None
+) -> None:
+    run("shell", "-c", ARCHIVE_LONG)
+
+    assert report_width(run) == 100
+    assert line_starting(run.lines, "│    a=aaa").endswith("…")
+
+
+def test_text_fits_the_terminal_width(
+    archived_heard: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    run = Runner(Terminal())
+
+    run("--no-color", "shell", "-c", ARCHIVE_LONG)
+
+    assert report_width(run) == 60
+
+
+def test_width_option_sets_the_columns(run: Runner, archived_heard: None) -> None:
+    run("--width", "70", "shell", "-c", ARCHIVE_LONG)
+
+    assert report_width(run) == 70
+
+
+def test_width_0_cuts_nothing(run: Runner, archived_heard: None) -> None:
+    run("--width", "0", "shell", "-c", ARCHIVE_LONG)
+
+    line = line_starting(run.lines, "tests.app.signals.book_archived")
+    assert line.endswith(f"d={'d' * 30}")
+
+
+def test_negative_width_is_an_error(run: Runner) -> None:
+    with pytest.raises(CommandError, match="--width is a number of columns"):
+        run("--width", "-1", "publishbook", "Dune")
+
+
+def test_kwargs_that_fit_stay_on_the_sends_line() -> None:
+    trace = _trace_dict(1)
+    trace["events"][0]["kwargs"] = {"title": "Dune"}
+
+    lines = render_text(trace, width=60).splitlines()
+
+    assert lines[0] == "signals.s0  sender=None  send  1.000 ms  title=Dune"
+
+
+def test_kwargs_that_do_not_fit_go_on_a_line_of_their_own() -> None:
+    trace = _trace_dict(1)
+    trace["events"][0]["kwargs"] = {"title": "Dune", "subtitle": "x" * 20}
+
+    lines = render_text(trace, width=60).splitlines()
+
+    assert lines[:3] == [
+        "signals.s0  sender=None  send  1.000 ms",
+        f"│    title=Dune, subtitle={'x' * 20}",
+        "└─ r0  1.000 ms",
+    ]
+
+
+def test_an_error_that_does_not_fit_goes_on_a_line_of_its_own() -> None:
+    trace = _trace_dict(1)
+    trace["events"][0]["receivers"][0]["error"] = "ValueError: " + "no " * 20
+
+    lines = render_text(trace, width=60).splitlines()
+
+    assert lines[1:3] == [
+        "└─ r0  1.000 ms",
+        "        raised ValueError: " + "no " * 10 + "no…",
+    ]
+
+
+def test_a_line_still_too_wide_is_cut_with_an_ellipsis() -> None:
+    trace = _trace_dict(1)
+    trace["events"][0]["sender"] = "shop.models." + "Order" * 20
+
+    line = render_text(trace, width=60).splitlines()[0]
+
+    assert line == "signals.s0  sender=shop.models." + "Order" * 5 + "Ord…"
+
+
+def test_a_cut_inside_a_colour_closes_it() -> None:
+    line = f"{ERROR}{'x' * 20}{RESET} tail"
+
+    assert fit(line, 10) == f"{ERROR}{'x' * 9}…{RESET}"
+    assert fit(line, 30) == line
+
+
+def test_long_values_repeated_from_the_previous_send_of_the_signal_are_counted() -> (
+    None
+):
+    trace = _trace_dict(1, 1)
+    for event in trace["events"]:
+        event["signal"] = "signals.s"
+        event["kwargs"] = {"stdout": "<OutputWrapper of sys.stdout>", "step": 1}
+
+    lines = render_text(trace).splitlines()
+
+    assert lines[0].endswith("  stdout=<OutputWrapper of sys.stdout>, step=1")
+    assert lines[2].endswith("  step=1, +1 as before")
+
+
+def test_a_value_of_another_signal_is_not_a_repeat() -> None:
+    trace = _trace_dict(1, 1)
+    for event in trace["events"]:
+        event["kwargs"] = {"stdout": "<OutputWrapper of sys.stdout>"}
+
+    lines = render_text(trace).splitlines()
+
+    assert lines[2].endswith("  stdout=<OutputWrapper of sys.stdout>")
+
+
+def test_verbosity_2_cuts_nothing_and_shows_every_value() -> None:
+    trace = _trace_dict(1, 1)
+    for event in trace["events"]:
+        event["signal"] = "signals.s"
+        event["kwargs"] = {"stdout": "<OutputWrapper of sys.stdout>" * 3}
+
+    lines = render_text(trace, verbosity=2, width=40).splitlines()
+
+    shown = [line.lstrip(" │") for line in lines if "stdout=" in line]
+    assert shown == [f"stdout={'<OutputWrapper of sys.stdout>' * 3}"] * 2
+
+
+def test_findings_wrap_to_the_width() -> None:
+    trace = _trace_dict(1)
+    message = "shop.receivers.r on order_paid took 50.0 ms: " + "defer it " * 10
+    trace["findings"] = [
+        {"code": "slow-receiver", "message": message, "event": 0, "receiver": 0}
+    ]
+
+    lines = render_text(trace, width=60).splitlines()
+
+    findings = lines[lines.index("Findings (1):") + 1 :]
+    assert findings[0].startswith("  slow-receiver  shop.receivers.r on order_paid")
+    assert all(line.startswith("      ") for line in findings[1:])
+    assert max(len(line) for line in findings) <= 60
+    assert " ".join(line.strip() for line in findings) == (
+        f"slow-receiver  {message.strip()}"
+    )
+
+
 # --------------------------------------------------------------------- colour
 
 
@@ -638,7 +1017,7 @@ def receiver_line(run: Runner, signal: str, name: str) -> str:
 
 
 def test_receivers_lists_djangos_own_receivers(run: Runner) -> None:
-    run("--receivers")
+    run("--receivers", "--width", "0")
 
     line = receiver_line(
         run,
@@ -655,7 +1034,7 @@ def test_receivers_lists_djangos_own_receivers(run: Runner) -> None:
 def test_receivers_lists_the_projects_receivers_with_source_line(
     run: Runner,
 ) -> None:
-    run("--receivers")
+    run("--receivers", "--width", "0")
 
     line = receiver_line(run, PUBLISHED, "tests.app.receivers.reject_untitled")
     code = receivers.reject_untitled.__code__
@@ -663,7 +1042,7 @@ def test_receivers_lists_the_projects_receivers_with_source_line(
 
 
 def test_receivers_shows_the_sender_a_receiver_is_limited_to(run: Runner) -> None:
-    run("--receivers")
+    run("--receivers", "--width", "0")
 
     line = receiver_line(run, PUBLISHED, "tests.app.receivers.announce")
     assert "sender=tests.app.models.Book  weak  sync  dispatch_uid=announce-book" in (
@@ -672,7 +1051,7 @@ def test_receivers_shows_the_sender_a_receiver_is_limited_to(run: Runner) -> Non
 
 
 def test_receivers_resolves_app_config_senders(run: Runner) -> None:
-    run("--receivers", "--signal", "pre_migrate")
+    run("--receivers", "--width", "0", "--signal", "pre_migrate")
 
     line = receiver_line(
         run,
@@ -683,7 +1062,7 @@ def test_receivers_resolves_app_config_senders(run: Runner) -> None:
 
 
 def test_receivers_shows_strong_partials_and_callable_objects(run: Runner) -> None:
-    run("--receivers", "--signal", "book_published")
+    run("--receivers", "--width", "0", "--signal", "book_published")
 
     partial = receiver_line(
         run, PUBLISHED, "functools.partial(tests.app.receivers.record)"
@@ -783,6 +1162,47 @@ def test_receivers_shows_an_instance_method_receiver() -> None:
     assert listed.name == "tests.app.receivers.Ledger.__call__"
     assert listed.weak
     assert listed.dispatch_uid == "ledger"
+
+
+def test_receivers_sender_filter_keeps_those_for_that_sender_and_for_any(
+    run: Runner,
+) -> None:
+    run("--receivers", "--json", "--signal", "book_published", "--sender", "Author")
+    for_author = {entry["receiver"] for entry in run.json()}
+    run.out = StringIO()
+    run("--receivers", "--json", "--signal", "book_published", "--sender", "Book")
+    for_book = {entry["receiver"] for entry in run.json()}
+
+    assert for_book - for_author == {"tests.app.receivers.announce"}
+    assert "tests.app.receivers.reject_untitled" in for_author
+
+
+def test_receivers_unknown_signal_is_an_error(run: Runner) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("--receivers", "--signal", "book_publishd")
+
+    assert str(raised.value) == (
+        "--signal: no signal named 'book_publishd' exists in this process; "
+        f"did you mean '{PUBLISHED}'?"
+    )
+    assert run.stdout == ""
+
+
+def test_receivers_unknown_sender_is_an_error(run: Runner) -> None:
+    with pytest.raises(CommandError, match=r"^--sender: no sender named 'Boook'"):
+        run("--receivers", "--sender", "Boook")
+
+
+def test_receivers_shortens_a_long_path_to_fit(run: Runner) -> None:
+    run("--receivers", "--width", "90", "--signal", "book_published")
+
+    line = receiver_line(run, PUBLISHED, "tests.app.receivers.reject_untitled")
+    code = receivers.reject_untitled.__code__
+    assert len(line) == 90
+    assert line.endswith(
+        f"/app/receivers.py:{code.co_firstlineno})  sender=any  weak  sync"
+    )
+    assert "  (…" in line
 
 
 def test_receivers_takes_no_command(run: Runner) -> None:

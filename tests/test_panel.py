@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 from debug_toolbar.store import get_store
 from debug_toolbar.toolbar import DebugToolbar
 from django.core.signals import request_finished, request_started
+from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
@@ -30,9 +31,10 @@ from django.urls import include, path
 
 from signaltrace import install, request_scope
 from signaltrace.history import history
-from signaltrace.panels import SignalTracePanel
+from signaltrace.panels import REDIRECT_COOKIE, SignalTracePanel
 from tests import urls as test_urls
 from tests.app.views import marker_sent, unheard
+from tests.test_views import assert_flat_and_well_formed, rows_in
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,8 @@ STORES = [
 ]
 SCRIPT = "<script>window.__xss = 1</script>"
 REQUEST_STARTED = 'title="django.core.signals.request_started"'
-REQUEST_FINISHED = 'title="django.core.signals.request_finished"'
+REQUEST_FINISHED_SIGNAL = "django.core.signals.request_finished"
+REQUEST_FINISHED = f'title="{REQUEST_FINISHED_SIGNAL}"'
 #: The nav subtitle without errors; a number and its word never part.
 SUBTITLE = r"\d+\xa0sends · \d+\xa0receiver\xa0calls · [\d.]+\xa0ms"
 
@@ -151,38 +154,44 @@ def assert_valid_html(content: str) -> None:
 
 
 class _Sends(HTMLParser):
-    """Each send's short signal name with its depth and its bar's attributes."""
+    """Each send's short signal name, depth, parent and its bar's attributes."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.open_items: list[bool] = []  # per open <li>: is it a send?
         self.in_signal = False
         self.sends: list[dict[str, Any]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         classes = (attributes.get("class") or "").split()
-        if tag == "li":
-            self.open_items.append("st-send" in classes)
+        if tag == "li" and "st-send" in classes:
+            depth = next(int(c[9:]) for c in classes if c.startswith("st-depth-"))
+            parent = attributes["data-st-parent"]
+            self.sends.append(
+                {"depth": depth, "parent": int(parent) if parent else None}
+            )
         if tag == "rect" and self.sends and "x" not in self.sends[-1]:
             self.sends[-1]["x"] = float(attributes["x"] or 0)
             self.sends[-1]["width"] = float(attributes["width"] or 0)
         self.in_signal = tag == "code" and "st-signal" in classes
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "li":
-            self.open_items.pop()
         self.in_signal = False
 
     def handle_data(self, data: str) -> None:
-        if self.in_signal:
-            self.sends.append({"name": data, "depth": sum(self.open_items) - 1})
+        if self.in_signal and "name" not in self.sends[-1]:
+            self.sends[-1]["name"] = data
 
 
 def sends_in(content: str) -> list[dict[str, Any]]:
     parser = _Sends()
     parser.feed(content)
     return parser.sends
+
+
+def signals_of(stats: dict[str, Any]) -> list[str]:
+    """The signals of the sends a panel's stored stats hold, in order."""
+    return [event["signal"] for event in stats["trace"]["events"]]
 
 
 # ----------------------------------------------------------- what it shows
@@ -204,10 +213,10 @@ def test_stored_panel_shows_the_whole_request(
 
     content = stored_panel(toolbars[-1].request_id).content
     assert_valid_html(content)
-    names = [send["name"] for send in sends_in(content)]
+    names = [send["name"] for send in sends_in(content) if send["depth"] == 0]
     assert names[0] == "request_started"
     assert names[-1] == "request_finished"
-    assert {"marker_sent", "audited"} <= set(names)
+    assert {"marker_sent", "audited"} <= {send["name"] for send in sends_in(content)}
 
 
 @pytest.mark.usefixtures("ready")
@@ -338,7 +347,7 @@ def test_errors_send_robust_swallowed_are_highlighted(
 
     content = stored_panel(toolbars[-1].request_id).content
     assert "Raised AuditDown: the audit log is down (caught by send_robust)" in content
-    [row] = re.findall(r'<li class="st-send st-failed"[^>]*>', content)
+    [row] = re.findall(r'<li class="st-send [^"]*\bst-failed\b[^>]*>', content)
     assert "audited" in row
     assert '<span class="st-tag st-error">1 error</span>' in content
 
@@ -350,7 +359,8 @@ def test_summary_groups_sends_by_signal_and_sender_with_the_counted_ones(
     client.get("/page/")
 
     content = stored_panel(toolbars[-1].request_id).content
-    groups = content[content.index('class="st-groups"') :]
+    # Long dotted names may break after their dots (<wbr>), nowhere else.
+    groups = content[content.index('class="st-groups"') :].replace("<wbr>", "")
     row = re.search(r"<code>tests\.app\.views\.unheard</code>.*?</tr>", groups, re.S)
     assert row is not None
     cells = re.findall(r'<td class="st-number[^"]*">([^<]*)</td>', row.group())
@@ -398,20 +408,41 @@ def test_no_stacks_when_the_toolbar_turns_stack_traces_off(
 
 
 @pytest.mark.usefixtures("ready")
-def test_sends_the_toolbar_makes_for_its_own_panels_are_left_out(
+def test_sends_the_toolbar_makes_for_its_own_panels_are_stored_but_not_shown(
     client: Client,
 ) -> None:
     client.get("/page/")  # its toolbar renders templates: template_rendered
 
     [request_id] = get_store().request_ids()  # MemoryStore, one request
     stored = get_store().panel(request_id, PANEL)
-    signals = {event["signal"] for event in stored["trace"]["events"]} | {
-        count["signal"] for count in stored["trace"]["counts"]
+    trace = stored["trace"]
+    sends = [event["signal"] for event in trace["events"]]
+    sends += [
+        count["signal"] for count in trace["counts"] for _ in range(count["count"])
+    ]
+    # Stored as recorded; the toolbar's announcement named as its class holds it.
+    toolbar_sends = [
+        signal
+        for signal in sends
+        if signal
+        in (
+            "django.test.signals.template_rendered",
+            "debug_toolbar.toolbar.DebugToolbar._created",
+        )
+    ]
+    assert {signal.rpartition(".")[2] for signal in toolbar_sends} == {
+        "template_rendered",
+        "_created",
     }
-    assert "django.test.signals.template_rendered" not in signals
-    assert not any(signal.startswith("<unnamed") for signal in signals)  # _created
-    assert stored["toolbar_sends"] > 0
-    assert "the toolbar made for its own panels" in stored_panel(request_id).content
+    assert not any(signal.startswith("<unnamed") for signal in sends)
+    content = stored_panel(request_id).content
+    shown = {send["name"] for send in sends_in(content)}
+    assert not {"template_rendered", "_created"} & shown
+    assert "DebugToolbar" not in content[content.index('class="st-groups"') :]
+    assert (
+        f"Not shown: {len(toolbar_sends)} sends that feed django-debug-toolbar's"
+        in content
+    )
 
 
 # ------------------------------------------------------------------ safety
@@ -564,9 +595,349 @@ def test_panel_built_by_hand_stores_the_trace_again_when_the_request_finishes() 
     request_finished.send(sender=None)
     after = get_store().panel(toolbar.request_id, PANEL)
 
-    # Until it finished, only the sidebar's totals were stored.
-    assert (before["sends"], "trace" in before) == (2, False)
-    assert (after["sends"], after["complete"]) == (3, True)
+    # Stored whole at generate_stats, and again, finished, at request_finished;
+    # both count the sends before the response, as the sidebar did.
+    assert (before["sends"], before["complete"]) == (2, False)
+    assert REQUEST_FINISHED_SIGNAL not in signals_of(before)
+    assert (after["sends"], after["complete"]) == (2, True)
+    assert REQUEST_FINISHED_SIGNAL in signals_of(after)
     reloaded = stored_panel(toolbar.request_id)
     assert reloaded.from_store
     assert REQUEST_FINISHED in reloaded.content
+
+
+# ------------------------------------------------ one count on every surface
+
+
+def _counts(text: str, pattern: str) -> tuple[int, ...]:
+    """The numbers *pattern*'s groups find in *text*: sends, then receiver calls."""
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} not in {text!r}"
+    return tuple(int(number) for number in found.groups())
+
+
+def subtitle_counts(subtitle: str) -> tuple[int, ...]:
+    """Sends and receiver calls, from the panel's subtitle in the sidebar."""
+    return _counts(
+        subtitle, r"(?P<sends>\d+)\xa0sends? · (?P<calls>\d+)\xa0receiver\xa0calls?"
+    )
+
+
+def sidebar_in_page(html: str) -> str:
+    """The panel's subtitle in the toolbar the page was served with."""
+    found = re.search(r'id="djdt-SignalTracePanel".*?<small>(.*?)</small>', html, re.S)
+    assert found is not None, "the page has no Signal trace button"
+    return found[1]
+
+
+def summary_counts(html: str) -> tuple[int, ...]:
+    """Sends and receiver calls, from the first trace summary in *html*."""
+    return _counts(
+        html,
+        r'<p class="st-summary">\s*<span>(?P<sends>\d+) sends?</span>\s*'
+        r"<span>(?P<calls>\d+) receiver calls?</span>",
+    )
+
+
+def list_counts(html: str, trace_id: str) -> tuple[int, ...]:
+    """Sends and receiver calls, from the viewer list's row of *trace_id*."""
+    [row] = [
+        row
+        for row in re.findall(r"<tr>.*?</tr>", html, re.S)
+        if f"/__signaltrace__/{trace_id}/" in row
+    ]
+    numbers = re.findall(r'<td class="st-number[^"]*">(\d+)', row)
+    _status, sends, calls = (int(number) for number in numbers[:3])
+    return sends, calls
+
+
+def not_shown(html: str) -> int:
+    """The number of sends the trace component says it left out."""
+    found = re.search(r"Not shown: (\d+) sends? that feeds? django-debug", html)
+    assert found is not None, "the trace does not say what it left out"
+    return int(found[1])
+
+
+@pytest.fixture
+def with_middleware(settings: Any) -> None:
+    """The middleware too, first: the viewer's history gets the requests."""
+    settings.MIDDLEWARE = [
+        "signaltrace.middleware.SignalTraceMiddleware",
+        *settings.MIDDLEWARE,
+    ]
+
+
+@pytest.mark.usefixtures("ready", "with_middleware")
+@pytest.mark.parametrize("store", STORES, ids=lambda path: path.rpartition(".")[2])
+def test_every_surface_counts_the_same_sends_and_receiver_calls(
+    client: Client, settings: Any, toolbars: list[DebugToolbar], store: str
+) -> None:
+    use_store(settings, store)
+    response = client.get("/later/")  # flushes two sends from request_finished
+    [toolbar] = toolbars
+    trace_id = response.headers["X-Signaltrace-Id"]
+
+    panel = stored_panel(toolbar.request_id)
+    detail = client.get(response.headers["X-Signaltrace-Url"]).content.decode()
+    surfaces = {
+        "sidebar in the page": subtitle_counts(
+            sidebar_in_page(response.content.decode())
+        ),
+        "sidebar of the History panel": subtitle_counts(panel.nav_subtitle),
+        "Server-Timing": _counts(
+            response.headers["Server-Timing"],
+            r'SignalTracePanel_signals;dur=[\d.]+;desc="(?P<sends>\d+) signal sends?"',
+        ),
+        "panel": summary_counts(panel.content),
+        "viewer's list": list_counts(
+            client.get("/__signaltrace__/").content.decode(), trace_id
+        ),
+        "viewer's page": summary_counts(detail),
+    }
+
+    # request_started and the marker; request_finished and the two flushed
+    # sends its receiver made are shown after the response, counted apart.
+    sends, calls = surfaces.pop("panel")
+    assert sends == 2
+    for surface, counts in surfaces.items():
+        assert counts == (sends, calls)[: len(counts)], surface
+    for html in (panel.content, detail):
+        assert "after it, <code>request_finished</code> made 3 sends" in html
+    # Both leave the toolbar's own sends out, and say how many.
+    assert not_shown(panel.content) == not_shown(detail) > 0
+    for html in (panel.content, detail):
+        assert not {"template_rendered", "_created"} & {
+            send["name"] for send in sends_in(html)
+        }
+
+
+def audit_every_save(sender: object, **kwargs: object) -> None:
+    """A receiver of every model's post_save, as audit logs connect one."""
+
+
+@pytest.mark.usefixtures("ready", "with_middleware")
+def test_the_toolbars_database_store_saves_are_not_counted(
+    client: Client, settings: Any, toolbars: list[DebugToolbar]
+) -> None:
+    use_store(settings, "debug_toolbar.store.DatabaseStore")
+    post_save.connect(audit_every_save)
+    try:
+        response = client.get("/later/")
+    finally:
+        post_save.disconnect(audit_every_save)
+
+    panel = stored_panel(toolbars[0].request_id)
+    assert subtitle_counts(panel.nav_subtitle) == subtitle_counts(
+        sidebar_in_page(response.content.decode())
+    )
+    assert "debug_toolbar.models.HistoryEntry" not in panel.content
+
+
+def send_after_the_toolbar(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A middleware above the toolbar's that sends a marker once the view answered."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        marker_sent.send(sender=None, marker="above the toolbar")
+        return response
+
+    return middleware
+
+
+@pytest.mark.usefixtures("ready", "with_middleware")
+def test_a_send_from_a_middleware_above_the_toolbar_is_counted_the_same(
+    client: Client, settings: Any, toolbars: list[DebugToolbar]
+) -> None:
+    settings.MIDDLEWARE = [
+        f"{__name__}.send_after_the_toolbar",
+        *settings.MIDDLEWARE,
+    ]
+
+    response = client.get("/page/")
+
+    in_page = subtitle_counts(sidebar_in_page(response.content.decode()))
+    assert subtitle_counts(stored_panel(toolbars[0].request_id).nav_subtitle) == in_page
+    entry = history.get(response.headers["X-Signaltrace-Id"])
+    assert entry is not None
+    assert (entry.sends, entry.receiver_calls) == in_page
+
+
+# ------------------------------------------------------- after a redirect
+
+
+def post_and_follow(client: Client) -> HttpResponse:
+    """POST the form view, which redirects to /page/, and follow the redirect."""
+    response: HttpResponse = client.post(
+        "/post-redirect/", {"marker": "saved", "next": "/page/"}, follow=True
+    )
+    assert response.redirect_chain == [("/page/", 302)]
+    return response
+
+
+def previous_section(content: str) -> str:
+    """The summary and lines of the request before, without its folded trace."""
+    start = content.index('<details class="st-previous"')
+    return content[start : content.index('<details class="st-previous-trace">', start)]
+
+
+def lines_of(previous: str) -> list[tuple[int, str]]:
+    """Each line of the request before: its indent and its text."""
+    return [
+        (int(indent), re.sub(r"<[^>]+>", "", line))
+        for indent, line in re.findall(
+            r'<li class="st-depth-(\d)" data-st-search="[^"]*">(.*?)</li>', previous
+        )
+    ]
+
+
+@pytest.mark.usefixtures("ready")
+@pytest.mark.parametrize("render_panels", [False, True], ids=["lazy", "rendered"])
+@pytest.mark.parametrize("store", STORES, ids=lambda path: path.rpartition(".")[2])
+def test_the_page_after_a_redirect_shows_the_sends_of_the_request_before(
+    client: Client,
+    settings: Any,
+    toolbars: list[DebugToolbar],
+    store: str,
+    render_panels: bool,
+) -> None:
+    use_store(settings, store, render_panels=render_panels)
+
+    response = post_and_follow(client)
+
+    posted, followed = toolbars
+    sends, calls = subtitle_counts(stored_panel(posted.request_id).nav_subtitle)
+    content = stored_panel(followed.request_id).content
+    assert_valid_html(content)
+    previous = previous_section(content)
+    assert (
+        f"Redirected here from <code>POST /post-redirect/</code> (302): "
+        f"{sends} sends, {calls} receiver calls</summary>"
+    ) in previous
+    lines = lines_of(previous)
+    assert (0, "marker_sent None → tests.app.views.on_marker") in lines
+    assert (0, "outer_sent None → tests.app.views.on_outer") in lines
+    assert (1, "inner_sent None → tests.app.views.on_inner") in lines
+    assert len(lines) == sends
+    # Its full trace, folded, with anchors of its own.
+    rows = rows_in(content)
+    before = [row for row in rows if row["id"].startswith("st-previous-")]
+    own = [row for row in rows if row["id"].startswith("st-send-")]
+    assert len(before) + len(own) == len(rows)
+    assert {"marker_sent", "outer_sent", "inner_sent"} <= {
+        row["name"] for row in before
+    }
+    assert "outer_sent" not in {row["name"] for row in own}
+    assert 'href="#st-previous-' in content
+    folded = content[content.index('<details class="st-previous-trace">') :]
+    assert "<dt>marker</dt><dd><code>saved</code></dd>" in folded
+    if render_panels:
+        assert previous in response.content.decode()
+
+
+@pytest.mark.usefixtures("ready")
+def test_the_stats_say_which_request_they_are_and_which_led_to_it(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    post_and_follow(client)
+
+    posted, followed = (
+        get_store().panel(toolbar.request_id, PANEL) for toolbar in toolbars
+    )
+    assert (posted["method"], posted["path"], posted["status"]) == (
+        "POST",
+        "/post-redirect/",
+        302,
+    )
+    assert posted["redirected_from"] is None
+    assert (followed["method"], followed["path"], followed["status"]) == (
+        "GET",
+        "/page/",
+        200,
+    )
+    assert followed["redirected_from"] == toolbars[0].request_id
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_redirect_names_its_request_in_a_short_lived_cookie(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    response = client.post("/post-redirect/", {"next": "/page/"})
+
+    cookie = response.cookies[REDIRECT_COOKIE]
+    assert cookie.value == toolbars[0].request_id
+    assert (cookie["max-age"], cookie["httponly"], cookie["samesite"]) == (
+        60,
+        True,
+        "Lax",
+    )
+
+
+@pytest.mark.usefixtures("ready")
+def test_the_page_after_the_redirect_clears_the_cookie(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    response = post_and_follow(client)
+
+    assert response.cookies[REDIRECT_COOKIE].value == ""
+    assert response.cookies[REDIRECT_COOKIE]["max-age"] == 0
+    client.get("/page/")
+    later = stored_panel(toolbars[-1].request_id)
+    assert later.get_stats()["redirected_from"] is None
+    assert "Redirected here" not in later.content
+
+
+@pytest.mark.usefixtures("ready")
+@pytest.mark.parametrize(
+    "value",
+    ["garbage", "<script>alert(1)</script>", "A" * 32, "0" * 31, "f" * 32],
+    ids=["garbage", "markup", "uppercase", "short", "unknown"],
+)
+def test_a_cookie_naming_no_stored_request_is_ignored(
+    client: Client, toolbars: list[DebugToolbar], value: str
+) -> None:
+    client.cookies[REDIRECT_COOKIE] = value
+
+    response = client.get("/page/")
+
+    content = stored_panel(toolbars[-1].request_id).content
+    assert_valid_html(content)
+    assert "Redirected here" not in content
+    assert "alert(1)" not in content
+    assert response.cookies[REDIRECT_COOKIE].value == ""  # and it is cleared
+
+
+# ---------------------------------------------------------- any size, any depth
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_chain_150_sends_deep_renders_as_flat_rows_in_the_panel(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    client.get("/chain/150/")
+
+    content = stored_panel(toolbars[0].request_id).content
+    assert_valid_html(content)
+    rows = assert_flat_and_well_formed(content)
+    chain = [row for row in rows if row["name"] == "chain_sent"]
+    assert [row["enclosing"] for row in chain] == list(range(151))
+    assert [row["indent"] for row in chain] == [min(level, 8) for level in range(151)]
+    assert chain[-1]["level"] == "level 150"
+    assert "level" not in chain[8]
+
+
+@pytest.mark.usefixtures("ready")
+def test_ten_thousand_sends_render_in_the_panel(
+    client: Client, settings: Any, toolbars: list[DebugToolbar]
+) -> None:
+    settings.SIGNALTRACE = {"MAX_EVENTS": 20_000}
+
+    client.get("/haystack/", {"sends": 10_000})
+
+    panel = stored_panel(toolbars[0].request_id)
+    rows = assert_flat_and_well_formed(panel.content)
+    assert [row["id"] for row in rows] == [f"st-send-{row}" for row in range(len(rows))]
+    assert sum(1 for row in rows if row["name"] == "marker_sent") == 10_000
+    assert rows[-2]["name"] == "needle_sent"  # then request_finished
+    assert subtitle_counts(panel.nav_subtitle)[0] == len(rows) - 1

@@ -3,16 +3,27 @@
 Runs without a database happen in this process with pytest-django turned off
 (``-p no:django``: this process's Django is already set up); runs that need
 the database start a fresh pytest with pytest-django and minimal settings
-holding only ``tests.app``.
-The plugin itself comes from the package's ``pytest11`` entry point.
+holding only ``tests.app``, and the run of a project without Django starts
+one without pytest-django and without settings. The plugin itself comes from
+the package's ``pytest11`` entry point, so this module's own tests use the
+real fixture too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import django
 import pytest
+from django.dispatch import Signal
+
+import signaltrace
+from signaltrace.assertions import SignalTrace
+from tests.app.models import Author
 
 pytest_plugins = ["pytester"]
 
@@ -377,6 +388,196 @@ def test_snapshots_are_written_matched_diffed_and_updated(
     run(pytester).assert_outcomes(passed=5)
 
 
+def test_the_report_shows_every_send_whatever_the_snapshot_options(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_checkout=FAILING)
+    pytester.makeini(
+        "[pytest]\n"
+        "signaltrace_snapshot_exclude = order_paid\n"
+        "signaltrace_snapshot_normalize = amount=\\d+ -> amount=<n>\n"
+    )
+
+    result = run(pytester, "--signaltrace")
+
+    assert section(result, "Captured signals call") == REPORTED
+
+
+# ------------------------------------------------------------ snapshot options
+
+TASKS = """
+import uuid
+
+import pytest
+from django.dispatch import Signal
+
+task_started = Signal()
+order_paid = Signal()
+
+
+def pay():
+    task_started.send(sender=None, task_id=uuid.uuid4().hex)
+    order_paid.send(sender=None, reference="ref-" + uuid.uuid4().hex)
+
+
+def test_pays(signal_trace):
+    pay()
+    signal_trace.assert_matches_snapshot()
+
+MARKED
+"""
+
+MARKED = """
+pytestmark = pytest.mark.signaltrace_snapshot(normalize={"ref-": "reference "})
+
+
+@pytest.mark.signaltrace_snapshot(normalize={"reference <id>": "<reference>"})
+class TestMarked:
+    def test_pays_once(self, signal_trace):
+        pay()
+        signal_trace.assert_matches_snapshot()
+
+    @pytest.mark.signaltrace_snapshot(exclude="order_paid")
+    def test_pays_twice(self, signal_trace):
+        pay()
+        pay()
+        signal_trace.assert_matches_snapshot()
+"""
+
+TASKS_INI = """
+[pytest]
+signaltrace_snapshot_exclude =
+    task_started
+signaltrace_snapshot_normalize =
+    [0-9a-f]{32} -> <id>
+"""
+
+
+def snapshot_text(pytester: pytest.Pytester, module: str, test: str) -> str:
+    return (pytester.path / "__signals__" / module / f"{test}.txt").read_text()
+
+
+def test_ini_options_leave_signals_out_of_snapshots_and_normalise_them(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_tasks=TASKS.replace("MARKED", ""))
+    pytester.makeini(TASKS_INI)
+
+    run(pytester).assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
+
+    assert snapshot_text(pytester, "test_tasks", "test_pays") == (
+        "test_tasks.order_paid  sender=None  (no receivers)\n"
+        "    kwargs: reference=ref-<id>\n"
+    )
+
+
+def test_markers_add_to_the_ini_options_the_nearest_last(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_tasks=TASKS.replace("MARKED", MARKED))
+    pytester.makeini(TASKS_INI)
+
+    run(pytester).assert_outcomes(passed=3)
+    run(pytester).assert_outcomes(passed=3)
+
+    assert snapshot_text(pytester, "test_tasks", "TestMarked.test_pays_once") == (
+        "test_tasks.order_paid  sender=None  (no receivers)\n"
+        "    kwargs: reference=<reference>\n"
+    )
+    assert snapshot_text(pytester, "test_tasks", "TestMarked.test_pays_twice") == (
+        "(no signals sent)\n"
+    )
+    assert "kwargs: reference=reference <id>\n" in (
+        snapshot_text(pytester, "test_tasks", "test_pays")
+    )
+
+
+MIXIN = """
+import unittest
+import uuid
+
+import pytest
+from django.dispatch import Signal
+
+from signaltrace.testing import SignalTraceMixin
+
+task_started = Signal()
+order_paid = Signal()
+
+
+@pytest.mark.signaltrace_snapshot(exclude="task_started")
+class PaymentTests(SignalTraceMixin, unittest.TestCase):
+    def test_pays(self):
+        task_started.send(sender=None, task_id=uuid.uuid4().hex)
+        order_paid.send(sender=None, amount=10)
+        self.signal_trace.assert_matches_snapshot()
+"""
+
+
+def test_the_mixin_takes_snapshots_with_the_test_options(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_mixin=MIXIN)
+
+    run(pytester).assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
+
+    assert snapshot_text(pytester, "test_mixin", "PaymentTests.test_pays") == (
+        "test_mixin.order_paid  sender=None  (no receivers)\n    kwargs: amount=10\n"
+    )
+
+
+WRONG_MARKERS = """
+import pytest
+
+
+@pytest.mark.signaltrace_snapshot(exlude="task_started")
+def test_misspelt():
+    pass
+
+
+@pytest.mark.signaltrace_snapshot(normalize={"[0-9": "<n>"})
+def test_bad_pattern():
+    pass
+
+
+def test_unmarked():
+    pass
+"""
+
+
+def test_a_wrong_marker_is_an_error_of_its_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_markers=WRONG_MARKERS)
+
+    result = run(pytester)
+
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.signaltrace_snapshot takes exclude= and normalize= only, "
+            "got exlude=.",
+            "*@pytest.mark.signaltrace_snapshot: normalize pattern '[0-9' is not a "
+            "valid regular expression: *",
+        ]
+    )
+
+
+def test_a_wrong_normalize_line_in_the_ini_file_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_markers="def test_one(): pass")
+    pytester.makeini("[pytest]\nsignaltrace_snapshot_normalize = [0-9a-f]+=<id>\n")
+
+    result = run(pytester)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        "ERROR: signaltrace_snapshot_normalize: expected 'REGEX -> REPLACEMENT', "
+        "got '[0-9a-f]+=<id>'."
+    )
+
+
 # ------------------------------------------------------------ with pytest-django
 
 
@@ -419,3 +620,97 @@ def test_plugin_imports_without_django_settings(
     )
 
     assert result.ret == 0, result.stderr.str()
+
+
+NO_DJANGO_CONFTEST = """
+import sys
+from pathlib import Path
+
+
+def pytest_unconfigure(config):
+    loaded = [n for n in sys.modules if n == "django" or n.startswith("django.")]
+    (Path(__file__).parent / "django_modules.txt").write_text("\\n".join(loaded))
+"""
+
+NO_DJANGO_TESTS = """
+import pytest
+
+
+def test_passes():
+    pass
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_parametrized(number):
+    pass
+
+
+class TestGroup:
+    def test_in_a_class(self):
+        pass
+
+
+@pytest.mark.signaltrace_snapshot(exclude="task_started", normalize={"a": "b"})
+def test_marked():
+    pass
+
+
+def test_fails():
+    assert False
+"""
+
+
+def test_a_run_that_does_not_use_django_imports_no_django_module(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    pytester.makeconftest(NO_DJANGO_CONFTEST)
+    pytester.makepyfile(test_plain=NO_DJANGO_TESTS)
+    pytester.makeini(TASKS_INI)
+
+    # --strict-markers: the marker is known, so the plugin is loaded.
+    result = pytester.runpytest_subprocess("-p", "no:django", "--strict-markers")
+
+    result.assert_outcomes(passed=5, failed=1)
+    assert (pytester.path / "django_modules.txt").read_text() == ""
+
+
+# ----------------------------------------------------------- the fixture's capture
+
+needs_asend = pytest.mark.skipif(django.VERSION < (5, 0), reason="asend: Django 5.0+")
+
+book_checked = Signal()
+
+
+async def counts_authors_async(sender: object, **kwargs: object) -> None:
+    await Author.objects.acount()
+    await Author.objects.acount()
+
+
+@pytest.fixture
+def async_receiver() -> Iterator[None]:
+    book_checked.connect(counts_authors_async)
+    yield
+    book_checked.disconnect(counts_authors_async)
+
+
+def queries_of_the_async_receiver(trace: SignalTrace) -> int | None:
+    return trace.assert_receiver_called(counts_authors_async, count=1)[0].queries
+
+
+@needs_asend
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("async_receiver")
+def test_an_async_receiver_runs_as_many_queries_under_the_fixture_as_under_capture(
+    signal_trace: SignalTrace,
+) -> None:
+    def under_capture() -> int | None:
+        with signaltrace.capture() as trace:
+            asyncio.run(book_checked.asend(sender=None))
+        return queries_of_the_async_receiver(trace)
+
+    # In a context of its own, as outside the test, the fixture does not see it.
+    captured = contextvars.Context().run(under_capture)
+    asyncio.run(book_checked.asend(sender=None))
+
+    assert queries_of_the_async_receiver(signal_trace) == captured == 2

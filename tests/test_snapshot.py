@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import Signal
 
-from signaltrace import snapshot
+from signaltrace import snapshot, snapshot_files
 from signaltrace.testing import capture_signals
 from signaltrace.trace import Trace
 from tests.app.models import Author, Book
@@ -47,7 +48,7 @@ parcel_lost.connect(raise_lost)
 @pytest.fixture(autouse=True)
 def outside_pytest_test(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide the target the plugin set for this very test, as outside pytest."""
-    monkeypatch.setattr(snapshot, "_target", None)
+    monkeypatch.setattr(snapshot_files, "_target", None)
 
 
 def render(trace: Trace) -> str:
@@ -217,6 +218,135 @@ def test_render_numbers_the_pk_set_of_m2m_changed_like_the_instances() -> None:
 
     assert "kwargs: reader=<testapp.Author #1>" in text
     assert "model=<model testapp.Author>, pk_set={#1, #2}" in text
+
+
+# -------------------------------------------------------------------- options
+
+task_started = Signal()
+task_finished = Signal()
+
+
+def on_task_started(sender: object, **kwargs: object) -> None:
+    parcel_tracked.send(sender=None, step="picked")
+
+
+task_started.connect(on_task_started)
+
+
+def run_a_task(task_id: str) -> Trace:
+    with capture_signals() as trace:
+        task_started.send(sender=None, task_id=task_id)
+        parcel_shipped.send(sender=Parcel, weight=2)
+        task_finished.send(sender=None, task_id=task_id)
+    return trace
+
+
+def test_options_leave_out_the_sends_of_signals_named_by_their_last_part() -> None:
+    options = snapshot.SnapshotOptions(exclude=["task_finished"])
+
+    text = snapshot.render(run_a_task("a1").events, options=options)
+
+    assert "task_finished" not in text
+    assert f"{M}.task_started  sender=None\n" in text
+
+
+def test_options_match_a_dotted_name_by_its_end() -> None:
+    options = snapshot.SnapshotOptions(exclude=f"{M}.task_finished")
+    elsewhere = snapshot.SnapshotOptions(exclude="elsewhere.task_finished")
+    trace = run_a_task("a1")
+
+    assert "task_finished" not in snapshot.render(trace.events, options=options)
+    assert "task_finished" in snapshot.render(trace.events, options=elsewhere)
+
+
+def test_options_keep_what_the_receivers_of_a_left_out_send_sent() -> None:
+    options = snapshot.SnapshotOptions(exclude=["task_started", "task_finished"])
+
+    text = snapshot.render(run_a_task("a1").events, options=options)
+
+    assert text.startswith(
+        f"{M}.parcel_tracked  sender=None\n"
+        "    kwargs: step=picked\n"
+        f"    -> {M}.log_tracking\n"
+        f"{M}.parcel_shipped  sender={M}.Parcel\n"
+    )
+
+
+def test_options_leave_left_out_sends_out_of_the_instance_numbers() -> None:
+    ada, bob = Author(pk=10, name="Ada"), Author(pk=20, name="Bob")
+    with capture_signals() as trace:
+        task_finished.send(sender=None, author=ada)
+        parcel_tracked.send(sender=None, author=bob)
+    options = snapshot.SnapshotOptions(exclude="task_finished")
+
+    assert "kwargs: author=<testapp.Author #1>" in (
+        snapshot.render(trace.events, options=options)
+    )
+
+
+def test_options_normalize_each_line_with_regular_expressions_in_order() -> None:
+    options = snapshot.SnapshotOptions(
+        normalize={r"task_id=\w+": "task_id=<id>", r"^(\s*)kwargs: ": r"\1with: "}
+    )
+
+    text = snapshot.render(run_a_task("f3a9").events, options=options)
+
+    assert text.count("    with: task_id=<id>\n") == 2
+    assert "f3a9" not in text
+
+
+def test_options_normalize_with_a_callable_given_each_line() -> None:
+    seen: list[str] = []
+
+    def normalize(line: str) -> str:
+        seen.append(line)
+        return line.upper()
+
+    options = snapshot.SnapshotOptions(normalize=normalize)
+    trace = run_a_task("a1")
+
+    text = snapshot.render(trace.events, options=options)
+
+    assert text == snapshot.render(trace.events).upper()
+    assert seen == snapshot.render(trace.events).splitlines()
+
+
+def test_extended_options_leave_out_both_and_normalize_after_the_first() -> None:
+    options = snapshot.SnapshotOptions("task_started", {"a1": "<first>"}).extended(
+        exclude=["task_finished"], normalize={"<first>": "<second>"}
+    )
+
+    assert options.exclude == ("task_started", "task_finished")
+    assert options.normalized("task_id=a1") == "task_id=<second>"
+
+
+def test_render_uses_the_options_of_the_running_test(tmp_path: Path) -> None:
+    options = snapshot.SnapshotOptions(exclude="task_started")
+    target = snapshot.SnapshotTarget(tmp_path, "test_tasks", options=options)
+    trace = run_a_task("a1")
+
+    with snapshot.targeting(target):
+        in_test = snapshot.render(trace.events)
+        everything = snapshot.render(trace.events, options=snapshot.SnapshotOptions())
+
+    assert "task_started" not in in_test
+    assert "task_started" in everything
+    assert "task_started" in snapshot.render(trace.events)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"exclude": [task_started]}, TypeError, "exclude takes signal names"),
+        ({"normalize": "<id>"}, TypeError, "normalize takes a mapping"),
+        ({"normalize": {"[0-9": "<n>"}}, ValueError, "not a valid regular expr"),
+    ],
+)
+def test_options_refuse_what_they_cannot_use(
+    arguments: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        snapshot.SnapshotOptions(**arguments)
 
 
 # ------------------------------------------------------------------ snapshots

@@ -92,10 +92,12 @@ def test_to_dict_is_json_safe_with_the_documented_keys(trace: Any) -> None:
         "started_at",
         "duration_ms",
         "elapsed_ms",
+        "response_ms",
         "events",
         "counts",
         "dropped",
         "recording_errors",
+        "tasks",
         "findings",
     }
     first, nested, last = data["events"]

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from typing import Any
 
 import pytest
+from django.dispatch import Signal
+from django.template import Context, Template
+from django.template.context import BaseContext, RequestContext
+from django.test import RequestFactory
+from django.test.signals import template_rendered
 from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy
 
+from signaltrace import capture
 from signaltrace.conf import DEFAULTS, Config
-from signaltrace.values import format_exception, is_hidden, safe_kwargs, safe_repr
+from signaltrace.render import render_text
+from signaltrace.testing import capture_signals
+from signaltrace.values import (
+    describer,
+    format_exception,
+    is_hidden,
+    safe_kwargs,
+    safe_repr,
+)
 from tests.app.models import Author, Book
 
 MASK = DEFAULTS.MASK
+#: An int of more than 4,300 digits, which Python refuses to print.
+HUGE = 10**5000
+HUGE_TEXT = f"<int of {HUGE.bit_length()} bits>"
+#: Carries the values of the tests that make a trace.
+value_sent = Signal()
 
 
 def test_a_model_instance_shows_label_and_pk_without_calling_str() -> None:
@@ -94,6 +116,34 @@ def test_sensitive_names_are_hidden(name: str) -> None:
     assert is_hidden(name)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "credit_card",
+        "card_number",
+        "cvv",
+        "pin",
+        "user_pin",
+        "iban",
+        "otp",
+        "ssn",
+        "bearer",
+        "auth",
+        "private_key",
+    ],
+)
+def test_payment_identity_and_credential_names_are_hidden(name: str) -> None:
+    assert is_hidden(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["author", "shipping", "discard", "footprint", "classname"]
+)
+def test_names_merely_containing_a_short_word_are_shown(name: str) -> None:
+    assert not is_hidden(name)
+    assert safe_kwargs({name: "visible"}) == {name: "visible"}
+
+
 @pytest.mark.parametrize("name", ["instance", "created", "raw", "using", "username"])
 def test_ordinary_names_are_shown(name: str) -> None:
     assert not is_hidden(name)
@@ -144,3 +194,231 @@ def test_a_wsgi_environ_shows_the_request_not_the_process_environment() -> None:
     assert "HOME" not in shown
     assert "'PATH_INFO': '/'" in shown
     assert shown.endswith("…+2 process environment variables}")
+
+
+# ------------------------------------------------------------ bounded cost
+
+
+def test_describing_a_million_item_set_builds_no_text_of_it() -> None:
+    items = set(range(1_000_000))
+
+    tracemalloc.start()
+    try:
+        shown = safe_repr(items)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert shown.endswith(f", …+{1_000_000 - DEFAULTS.MAX_ITEMS}}}")
+    # Its whole text would take about 7 MB.
+    assert peak < 100_000, f"{peak} bytes allocated"
+
+
+@pytest.mark.parametrize("base", [set, frozenset, list, tuple])
+def test_describing_a_container_reads_at_most_max_items_plus_one(base: type) -> None:
+    read: list[object] = []
+
+    class Counting(base):  # type: ignore[valid-type,misc]
+        def __iter__(self) -> Any:
+            for item in super().__iter__():
+                read.append(item)
+                yield item
+
+    shown = safe_repr(Counting(range(10_000)))
+
+    assert len(read) <= DEFAULTS.MAX_ITEMS + 1
+    assert f"…+{10_000 - DEFAULTS.MAX_ITEMS}" in shown
+
+
+def test_describing_a_50_mb_safe_string_copies_no_more_than_it_shows() -> None:
+    text = SafeString("<p>" + "x" * 50_000_000)
+    described = describer(DEFAULTS)
+
+    tracemalloc.start()
+    try:
+        shown = [
+            described.describe(text),
+            described.text([text]),
+            described.kwargs({"body": text})["body"],
+        ]
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 1_000_000, f"{peak} bytes allocated for a 50 MB string"
+    assert all(len(str(each)) <= DEFAULTS.MAX_VALUE_LENGTH for each in shown)
+    assert all("<p>xxx" in str(each) for each in shown)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [HUGE, -HUGE, [HUGE], {"total": HUGE}, (HUGE,)],
+    ids=["int", "negative", "in-a-list", "in-a-dict", "in-a-tuple"],
+)
+def test_an_int_too_long_to_print_is_described_as_a_placeholder(value: object) -> None:
+    shown = describer(DEFAULTS).describe(value)
+
+    assert isinstance(shown, str)
+    assert f"<int of {HUGE.bit_length()} bits>" in shown
+
+
+def test_an_int_subclass_too_long_to_print_is_described_as_a_placeholder() -> None:
+    class Amount(int):
+        pass
+
+    assert safe_repr(Amount(HUGE)) == HUGE_TEXT
+
+
+def test_a_trace_holding_an_int_too_long_to_print_gives_json_and_text() -> None:
+    with capture(record_unreceived=True) as trace:
+        value_sent.send(sender=None, value=HUGE)
+
+    data = trace.to_dict()
+
+    assert data["events"][0]["kwargs"] == {"value": HUGE_TEXT}
+    assert json.loads(json.dumps(data))["events"][0]["kwargs"] == {"value": HUGE_TEXT}
+    assert f"value={HUGE_TEXT}" in render_text(data)
+
+
+def _raising(error: BaseException) -> object:
+    """An object whose __repr__ raises *error*."""
+
+    class Unprintable:
+        def __hash__(self) -> int:
+            return 1
+
+        def __repr__(self) -> str:
+            raise error
+
+    return Unprintable()
+
+
+class _Recursing:
+    def __repr__(self) -> str:
+        return f"<{self!r}>"
+
+
+class _NotText:
+    def __repr__(self) -> Any:
+        return 42
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+REPR_FAILURES = [
+    pytest.param(_raising(error), type(error).__name__, id=type(error).__name__)
+    for error in (
+        Exception("no"),
+        ValueError("no"),
+        TypeError("no"),
+        AttributeError("no"),
+        KeyError("no"),
+        IndexError("no"),
+        LookupError("no"),
+        RuntimeError("no"),
+        NotImplementedError("no"),
+        RecursionError("no"),
+        AssertionError("no"),
+        OverflowError("no"),
+        ZeroDivisionError("no"),
+        MemoryError("no"),
+        OSError("no"),
+        ImportError("no"),
+        StopIteration("no"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "no"),
+        _UnprintableError(),
+    )
+] + [
+    pytest.param(_Recursing(), "RecursionError", id="recursing"),
+    pytest.param(_NotText(), "TypeError", id="returns-an-int"),
+]
+
+
+@pytest.mark.parametrize(("value", "error"), REPR_FAILURES)
+def test_every_exception_a_repr_raises_becomes_a_placeholder(
+    value: object, error: str
+) -> None:
+    described = describer(DEFAULTS)
+
+    shown = [
+        described.describe(value),
+        described.text([value]),
+        described.text({"item": value}),
+        described.text({value: "item"}),
+        described.kwargs({"value": value})["value"],
+        described.sender(value),
+    ]
+
+    placeholder = f"(repr failed: {error})>"
+    assert all(placeholder in str(each) for each in shown), shown
+
+
+def test_an_exception_with_an_unprintable_message_is_described_by_its_class() -> None:
+    error = describer(DEFAULTS).error(_UnprintableError())
+
+    assert str(error) == "_UnprintableError: <unprintable message>"
+
+
+@pytest.fixture
+def context_repr_refused(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """BaseContext.__repr__ fails the test, and notes each call."""
+    built: list[object] = []
+
+    def refuse(self: BaseContext) -> str:
+        built.append(self)
+        raise AssertionError("BaseContext.__repr__ was called")
+
+    monkeypatch.setattr(BaseContext, "__repr__", refuse)
+    return built
+
+
+def test_a_template_context_is_described_without_building_its_repr(
+    context_repr_refused: list[object],
+) -> None:
+    huge = {"rows": dict.fromkeys(range(1_000_000))}
+    context = Context(huge)
+    request_context = RequestContext(RequestFactory().get("/"), huge)
+
+    shown = [
+        safe_repr(context),
+        safe_repr(request_context),
+        safe_repr([context]),
+        safe_kwargs({"context": request_context})["context"],
+    ]
+
+    assert shown == [
+        "<Context: 2 levels>",
+        f"<RequestContext: {len(request_context.dicts)} levels>",
+        "[<Context: 2 levels>]",
+        f"<RequestContext: {len(request_context.dicts)} levels>",
+    ]
+    assert context_repr_refused == []
+
+
+def test_template_rendered_describes_its_context_without_building_its_repr(
+    context_repr_refused: list[object],
+) -> None:
+    huge = {"rows": dict.fromkeys(range(1_000_000))}
+
+    with capture_signals() as trace:
+        Template("{{ rows|length }}").render(Context(huge))
+
+    [event] = trace.filter(template_rendered)
+    assert event.kwargs["context"] == "<Context: 2 levels>"
+    assert context_repr_refused == []
+
+
+def test_an_exception_message_of_a_str_subclass_is_its_text() -> None:
+    from django.utils.safestring import mark_safe
+
+    from signaltrace.conf import DEFAULTS
+    from signaltrace.values import describer
+
+    error = ValueError(mark_safe("<b>stock</b> ran out"))
+    assert describer(DEFAULTS).error(error).message == "<b>stock</b> ran out"

@@ -14,4 +14,8 @@ urlpatterns = [
     path("stream/", views.stream),
     path("fail/", views.fail),
     path("nested/", views.nested),
+    path("later/", views.later),
+    path("post-redirect/", views.post_redirect),
+    path("chain/<int:depth>/", views.chain),
+    path("haystack/", views.haystack),
 ]

@@ -35,6 +35,21 @@ the one rule ``Trace.filter()`` and the command's filters follow too:
   instances, classes and callable objects such as mocks compare with ``==``).
   On a trace that kept only descriptions (a request's), an expected value is
   compared with the description of the sent one, and predicates are refused.
+
+A signal given by name must exist: a name that matches no signal of the
+process (none bound to a loaded module's globals, none in the trace) fails
+``assert_sent``, ``assert_sent_once``, ``assert_not_sent`` and
+``assert_order`` alike, saying so and suggesting the closest names (see
+:func:`signaltrace.receivers.unknown_signal`); a typo never passes as "not
+sent". A name that exists but was not sent gets the usual messages. A sender
+given by name is checked the same way when an assertion fails anyway (see
+:func:`signaltrace.receivers.unknown_sender`); ``assert_not_sent`` does not
+check it, since a string sender that was never sent cannot be told from a
+typo.
+
+When ``assert_sent`` finds no matching send but the signal was sent, the
+message lists those sends first, each with what differed: the sender, and
+each expected keyword argument that did not match, expected against sent.
 """
 
 from __future__ import annotations
@@ -50,6 +65,7 @@ from django.dispatch import Signal
 
 from signaltrace import insights, naming, snapshot
 from signaltrace.conf import DEFAULTS, Config
+from signaltrace.receivers import unknown_sender, unknown_signal
 from signaltrace.render import TextOptions, TextTree, value_text
 from signaltrace.trace import (
     Finding,
@@ -137,30 +153,40 @@ class TraceAssertions:
         Returns:
             the first matching event, or all of them (an :class:`EventList`)
             when *count* is given.
+
+        A *signal* name that no signal of the process has fails, suggesting
+        the closest names; when the signal was sent but no send matched, the
+        failure lists its sends with what differed (see the module
+        documentation).
         """
         __tracebackhide__ = True
         sends = self._sends()
         matches = _matching(sends, signal, sender, kwargs)
-        if count is None:
-            if matches:
-                return matches[0]
-            expected = f"Expected {_describe(signal, sender, kwargs, sends)} "
-            _fail(
-                expected + "to be sent, but it was not sent.",
-                sends,
-                signal=signal,
-                note=_counted_note(sends, signal, sender),
-            )
-        _check_count(count)
-        if len(matches) != count:
-            _fail(
-                f"Expected {_describe(signal, sender, kwargs, sends)} to be "
-                f"sent {_times(count)}, but it was sent {_times(len(matches))}.",
-                sends,
-                signal=signal,
-                note=_counted_note(sends, signal, sender),
-            )
-        return EventList(matches, sends.describer.config)
+        if count is not None:
+            _check_count(count)
+        if matches and count is None:
+            return matches[0]
+        if matches and len(matches) == count:
+            return EventList(matches, sends.describer.config)
+        expected = f"Expected {_describe(signal, sender, kwargs, sends)} to be sent"
+        if count is not None:
+            expected += f" {_times(count)}"
+        note = _counted_note(sends, signal, sender)
+        if matches:
+            happened = f"it was sent {_times(len(matches))}."
+            _fail(f"{expected}, but {happened}", sends, signal=signal, note=note)
+        _check_signal_exists(sends, signal, expected)
+        if count == 0:
+            return EventList([], sends.describer.config)
+        _check_sender_exists(sends, sender, expected)
+        happened = "it was not sent." if count is None else "it was sent 0 times."
+        _fail(
+            f"{expected}, but {happened}",
+            sends,
+            signal=signal,
+            first=_near_misses(sends, signal, sender, kwargs),
+            note=note,
+        )
 
     def assert_sent_once(
         self, signal: object, sender: object = ANY, **kwargs: Any
@@ -182,9 +208,10 @@ class TraceAssertions:
         sends = self._sends()
         matches = _matching(sends, signal, sender, kwargs)
         counted = _counted(sends, signal, sender)
-        if not matches and not counted:
-            return
         described = _describe(signal, sender, kwargs, sends)
+        if not matches and not counted:
+            _check_signal_exists(sends, signal, f"Expected {described} not to be sent")
+            return
         if matches:
             happened = f"it was sent {_times(len(matches) + counted)}."
         else:
@@ -281,6 +308,8 @@ class TraceAssertions:
         for (signal, sender), label in zip(wanted, labels, strict=True):
             position = _first(sends, signal, sender)
             if position is None:
+                _check_signal_exists(sends, signal, expected)
+                _check_sender_exists(sends, sender, expected)
                 _fail(
                     f"{expected}, but {label} was not sent.",
                     sends,
@@ -472,6 +501,33 @@ def _first(sends: Sends, signal: object, sender: object) -> int | None:
     return None
 
 
+def _check_signal_exists(sends: Sends, signal: object, expected: str) -> None:
+    """Fail when *signal* is a name that no signal of the process has.
+
+    *expected* begins the message: ``"Expected order_complete to be sent"``.
+    """
+    __tracebackhide__ = True
+    if not isinstance(signal, str):
+        return
+    seen = {signal_name for signal_name, _sender in sends.counts}
+    seen.update(event.name for event in sends.events)
+    reason = unknown_signal(signal, seen)
+    if reason is not None:
+        raise AssertionError(f"{expected}, but {reason}")
+
+
+def _check_sender_exists(sends: Sends, sender: object, expected: str) -> None:
+    """Fail when *sender* is a name that no known sender has (see the module doc)."""
+    __tracebackhide__ = True
+    if not isinstance(sender, str):
+        return
+    seen = {sender_name for _signal, sender_name in sends.counts}
+    seen.update(event.sender_name for event in sends.events)
+    reason = unknown_sender(sender, seen)
+    if reason is not None:
+        raise AssertionError(f"{expected}, but {reason}")
+
+
 def _counted(sends: Sends, signal: object, sender: object) -> int:
     """How many only-counted sends (no kwargs kept) match signal and sender names."""
     if not sends.counts:
@@ -648,6 +704,70 @@ def _listing(sends: Sends, *, signal: object = None) -> list[str]:
     return lines
 
 
+def _near_misses(
+    sends: Sends, signal: object, sender: object, kwargs: Mapping[str, Any]
+) -> list[str]:
+    """The sends of *signal*, numbered, each with what differed from the expected.
+
+    Empty when *signal* was not sent (or when only the signal was expected).
+    """
+    if sender is ANY and not kwargs:
+        return []
+    sent = [
+        (number, event)
+        for number, event in enumerate(sends.events, 1)
+        if event.matches(signal, describer=sends.describer)
+    ]
+    if not sent:
+        return []
+    lines = [f"Sends of {_signal_label(signal)}, and what differed ({len(sent)}):"]
+    for number, event in sent[:MAX_LISTED]:
+        prefix = f"  {number}. "
+        differences = _differences(event, sender, kwargs, sends)
+        lines.append(prefix + differences[0])
+        lines.extend(" " * len(prefix) + line for line in differences[1:])
+    if len(sent) > MAX_LISTED:
+        lines.append(f"  ... and {len(sent) - MAX_LISTED} more")
+    return lines
+
+
+def _differences(
+    event: SignalEvent, sender: object, kwargs: Mapping[str, Any], sends: Sends
+) -> list[str]:
+    """What of *sender* and *kwargs* *event* did not match, one line each."""
+    describer = sends.describer
+    found = []
+    if sender is not ANY and not event.matches(sender=sender, describer=describer):
+        found.append(
+            f"sender: expected {_sender_label(sender, sends)}, "
+            f"sent {value_text(event.sender_name)}"
+        )
+    for name, value in kwargs.items():
+        expected = _expected_text(name, value, describer)
+        if name not in event.kwargs:
+            found.append(f"{name}: expected {expected}, not sent")
+        elif describer.is_hidden(name):
+            if not event.value_matches(name, value, describer):
+                found.append(f"{name}: differs (the values are masked)")
+        elif not event.value_matches(name, value, describer):
+            sent = value_text(event.kwargs[name])
+            if sent == expected:  # 1 and "1", say: show their types
+                expected, sent = _typed_texts(event, name, value, describer)
+            if sent == expected:
+                sent = "a value that shows the same but is not equal"
+            found.append(f"{name}: expected {expected}, sent {sent}")
+    return found or ["(it matches now)"]
+
+
+def _typed_texts(
+    event: SignalEvent, name: str, value: object, describer: Describer
+) -> tuple[str, str]:
+    """Expected and sent values as Python shows them, strings quoted."""
+    live = event.live_kwargs
+    sent = describer.text(live[name]) if live is not None else repr(event.kwargs[name])
+    return describer.text(value), sent
+
+
 def _counted_note(sends: Sends, signal: object, sender: object) -> str:
     counted = _counted(sends, signal, sender)
     if not counted:
@@ -661,10 +781,16 @@ def _counted_note(sends: Sends, signal: object, sender: object) -> str:
 
 
 def _fail(
-    message: str, sends: Sends, *, signal: object = None, note: str = ""
+    message: str,
+    sends: Sends,
+    *,
+    signal: object = None,
+    first: Sequence[str] = (),
+    note: str = "",
 ) -> NoReturn:
+    """Raise AssertionError: *message*, the *first* lines, the sends, the *note*."""
     __tracebackhide__ = True
-    lines = [message, *_listing(sends, signal=signal)]
+    lines = [message, *first, *_listing(sends, signal=signal)]
     if note:
         lines.append(note)
     raise AssertionError("\n".join(lines))

@@ -3,10 +3,11 @@
 Registered by :class:`signaltrace.apps.SignalTraceConfig` under the tag
 ``signals`` (``manage.py check --tag signals``):
 
-- ``signaltrace.W001``: an app's ``signals.py``, ``receivers.py`` or
-  ``handlers.py`` defines receivers but was never imported, so none of them
-  is connected. The most common signals bug: the import belongs in the app
-  config's ``ready()``.
+- ``signaltrace.W001``: an app's ``signals.py``, ``receivers.py``,
+  ``handlers.py``, ``signal_handlers.py`` or ``listeners.py`` (and the modules
+  named in the ``EXTRA_RECEIVER_MODULES`` setting) defines receivers but was
+  never imported, so none of them is connected. The most common signals bug:
+  the import belongs in the app config's ``ready()``.
 - ``signaltrace.W002``: one receiver function connected twice to one signal
   for the same senders, so it runs twice per send; typically its module was
   imported under two names.
@@ -31,6 +32,7 @@ import importlib.util
 import sys
 import types
 from collections.abc import Iterable, Sequence
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from django.core.checks import CheckMessage, Info, Warning
 from django.dispatch import Signal
 
 from signaltrace import install, naming
+from signaltrace.conf import get_config
 from signaltrace.receivers import find_signals, live_entries
 
 __all__ = [
@@ -49,8 +52,10 @@ __all__ = [
     "check_unimported_receiver_modules",
 ]
 
-#: The module names, inside an app, that conventionally hold receivers.
-RECEIVER_MODULES = ("signals", "receivers", "handlers")
+#: The module names, inside an app, that conventionally hold receivers
+#: (``signal_handlers`` is Wagtail's). The ``EXTRA_RECEIVER_MODULES`` setting
+#: adds more.
+RECEIVER_MODULES = ("signals", "receivers", "handlers", "signal_handlers", "listeners")
 
 #: Objects explored around an object to tell whether only its own reference
 #: cycles keep it alive; beyond this it is assumed to be kept (no warning).
@@ -99,28 +104,28 @@ def check_unimported_receiver_modules(
 ) -> list[CheckMessage]:
     """W001: receiver modules of installed apps that were never imported.
 
-    A module named in :data:`RECEIVER_MODULES` is looked for with
-    :func:`importlib.util.find_spec` (which imports nothing but the app's own
-    package, already loaded) and read with :mod:`ast`: it counts when it
+    A module named in :data:`RECEIVER_MODULES` or in the
+    ``EXTRA_RECEIVER_MODULES`` setting is looked for without being imported
+    (see :func:`_find_source`) and read with :mod:`ast`: it counts when it
     decorates a function with ``@receiver(...)`` or calls ``.connect()`` on
     something with a receiver. If it is not in ``sys.modules`` once the apps
     are ready, nothing it connects was ever connected.
     """
+    # A lone string, as a setting may well hold, is one name, not letters.
+    extra: Sequence[str] | str = get_config().EXTRA_RECEIVER_MODULES
+    names = dict.fromkeys(
+        (*RECEIVER_MODULES, *((extra,) if isinstance(extra, str) else extra))
+    )
     messages: list[CheckMessage] = []
     for app_config in app_configs or apps.get_app_configs():
-        for name in RECEIVER_MODULES:
+        for name in names:
             module_name = f"{app_config.name}.{name}"
             if module_name in sys.modules:
                 continue
-            try:
-                spec = importlib.util.find_spec(module_name)
-            except (ImportError, ValueError):  # the app is a module, not a package
+            origin = _find_source(module_name)
+            if origin is None or not _defines_receivers(Path(origin)):
                 continue
-            if spec is None or not (spec.origin or "").endswith(".py"):
-                continue
-            assert spec.origin is not None
-            if not _defines_receivers(Path(spec.origin)):
-                continue
+            package, _, module = f".{name}".rpartition(".")
             config_class = type(app_config)
             messages.append(
                 Warning(
@@ -129,7 +134,7 @@ def check_unimported_receiver_modules(
                     hint=(
                         f"Import it in the ready() method of "
                         f"{config_class.__module__}.{config_class.__qualname__}"
-                        f" (`from . import {name}  # noqa: F401`). "
+                        f" (`from {package or '.'} import {module}  # noqa: F401`). "
                         + _silence("signaltrace.W001")
                     ),
                     obj=module_name,
@@ -137,6 +142,43 @@ def check_unimported_receiver_modules(
                 )
             )
     return messages
+
+
+def _find_source(module_name: str) -> str | None:
+    """The ``.py`` file of *module_name*, found without importing it.
+
+    :func:`importlib.util.find_spec` imports the parent package: for a module
+    right inside an app, the app's own, already loaded. A parent not loaded
+    yet (``signals`` of ``signals.handlers``) is found on its package's path
+    instead, so that checking never runs a module.
+    """
+    parent = module_name.rpartition(".")[0]
+    try:
+        if parent in sys.modules:
+            spec = importlib.util.find_spec(module_name)
+        else:
+            spec = _find_spec_on_path(module_name)
+    except (ImportError, ValueError):  # the app is a module, not a package
+        return None
+    if spec is None or not (spec.origin or "").endswith(".py"):
+        return None
+    return spec.origin
+
+
+def _find_spec_on_path(module_name: str) -> ModuleSpec | None:
+    """The spec of *module_name*, from its nearest loaded package downwards."""
+    package = module_name
+    while package and package not in sys.modules:
+        package = package.rpartition(".")[0]
+    path = getattr(sys.modules.get(package), "__path__", None)
+    spec = None
+    for part in module_name[len(package) + 1 :].split("."):
+        if not package or path is None:
+            return None
+        package = f"{package}.{part}"
+        spec = PathFinder.find_spec(package, path)
+        path = spec.submodule_search_locations if spec is not None else None
+    return spec
 
 
 def _defines_receivers(path: Path) -> bool:

@@ -72,6 +72,30 @@ class Config:
     #: more than the rest of a send. The toolbar panel turns it on for the
     #: requests it shows, unless the toolbar's ``ENABLE_STACKTRACES`` is off.
     CAPTURE_STACKS: bool = False
+    #: List the findings about receivers of Django, the standard library and
+    #: installed packages one by one. Off by default: each code's are summed
+    #: up in one ``library-receivers`` finding, as their code is not the
+    #: project's to change (see :func:`signaltrace.insights.is_library_file`).
+    LIBRARY_FINDINGS: bool = False
+    #: Module names, inside each installed app's package, that system check
+    #: ``signaltrace.W001`` reads besides those of
+    #: :data:`signaltrace.checks.RECEIVER_MODULES`; a dotted name reaches into
+    #: a subpackage (``"signals.handlers"``).
+    EXTRA_RECEIVER_MODULES: tuple[str, ...] = ()
+    #: Export every send made while an OpenTelemetry span is recording as a
+    #: span, and each receiver call as a child span (the ``opentelemetry``
+    #: extra); works without the middleware, the toolbar or any capture.
+    OPENTELEMETRY: bool = False
+    #: Put the sends' keyword arguments on their spans, as their masked
+    #: descriptions. Off by default: spans leave the process.
+    OPENTELEMETRY_KWARGS: bool = False
+    #: Record one trace per background task run (Django's tasks framework,
+    #: the django-tasks backport, Celery). None follows ``ENABLED``.
+    TRACE_TASKS: bool | None = None
+    #: Where finished traces are kept for the viewer: ``"memory"`` (this
+    #: process), ``"database"`` (shared by web and worker processes), or the
+    #: dotted path of a store class.
+    HISTORY_STORE: str = "memory"
 
     @property
     def hidden_names(self) -> re.Pattern[str]:

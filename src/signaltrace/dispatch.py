@@ -42,9 +42,8 @@ from time import perf_counter
 from types import CodeType, FrameType, MethodType
 from typing import Any
 
-import asgiref
-import django
 from asgiref.sync import iscoroutinefunction
+from django.db.models.signals import pre_init
 from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
 
@@ -52,6 +51,7 @@ from signaltrace import naming, queries
 from signaltrace.context import async_call, current_call, sending, task_calls, traces
 from signaltrace.failures import note
 from signaltrace.naming import receiver_info, receiver_infos
+from signaltrace.sources import origin
 from signaltrace.trace import ReceiverCall, SignalEvent, Trace
 from signaltrace.values import Describer, ErrorInfo
 
@@ -65,16 +65,10 @@ ANSWERED: Any = object()
 SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
 _ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 
-# Where a send came from: the first frame outside these directories. The user
-# wants their own line, not Django's model machinery.
-_SKIPPED_DIRS = (
-    *(str(Path(module.__file__).parent) + "/" for module in (django, asgiref)),  # type: ignore[arg-type]
-    str(Path(__file__).parent) + "/",
-    str(Path(functools.__file__).parent / "asyncio") + "/",
-)
-#: Whether a file is in _SKIPPED_DIRS, by file name: asked for every frame
-#: between a send and the user's code, at every recorded send.
-_skipped_files: dict[str, bool] = {}
+#: Where each file's code comes from (see signaltrace.sources.origin), by
+#: file name: asked for every frame between a send and the user's code, at
+#: every recorded send.
+_origins: dict[str, str] = {}
 # CAPTURE_STACKS: the recorder's own frames are left out of a stack, and a
 # stack keeps at most this many frames (a request through the toolbar and a
 # dozen middleware is about a hundred deep).
@@ -405,6 +399,9 @@ def _begin(
     try:
         sender_name = describer.sender(sender)
         kwargs = describer.kwargs(named)
+        if signal is pre_init and "args" in named:
+            # The row's values, by position: masked by their fields' names.
+            kwargs = {**kwargs, "args": describer.row(sender, named)}
     except Exception as error:
         note(active, "describing a send", error)
         sender_name = NOT_DESCRIBED
@@ -587,23 +584,35 @@ def _reference(obj: object) -> Callable[[], Any]:
 
 
 def _location(frame: FrameType | None) -> tuple[CodeType, int] | None:
-    """The first frame outside Django, asgiref, asyncio and signaltrace.
+    """Where a send came from, as the user wants it: their own line.
 
-    Given as the frame's code and last instruction, from which
-    :attr:`SignalEvent.location` works out the line when it is read.
+    The first frame of the project's own code, skipping the top level of the
+    script that started the program (``manage.py``: the line of every
+    command's sends); else the first frame of an installed package (a
+    third-party app sending); else the frame that called the send method
+    (Django's, for the signals Django sends itself). Given as the frame's code
+    and last instruction, from which :attr:`SignalEvent.location` works out
+    the line when it is read.
     """
     first = frame
+    package = None
     while frame is not None:
-        filename = frame.f_code.co_filename
-        skipped = _skipped_files.get(filename)
-        if skipped is None:
-            skipped = _skipped_files[filename] = filename.startswith(_SKIPPED_DIRS)
-        if not skipped:
-            return (frame.f_code, frame.f_lasti)
+        code = frame.f_code
+        filename = code.co_filename
+        kind = _origins.get(filename) or _origins.setdefault(filename, origin(filename))
+        if kind == "project":
+            if (
+                code.co_name != "<module>"
+                or frame.f_globals.get("__name__") != "__main__"
+            ):
+                return (code, frame.f_lasti)
+        elif kind == "package" and package is None:
+            package = frame
         frame = frame.f_back
-    if first is None:
+    chosen = package or first
+    if chosen is None:
         return None
-    return (first.f_code, first.f_lasti)
+    return (chosen.f_code, chosen.f_lasti)
 
 
 def _stack(frame: FrameType | None) -> tuple[tuple[CodeType, int, str], ...]:

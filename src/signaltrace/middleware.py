@@ -16,17 +16,22 @@ its first request) it turns on request tracing
 recorder while a request is in flight. The middleware then attaches
 each request's trace to ``request.signal_trace``, notes the method, path and
 status, and adds an ``X-Signaltrace-Id`` header (with ``X-Signaltrace-Url``
-when the viewer's URLs are included). When the request finishes, its trace
-goes to the history and to the ``signaltrace`` logger.
+when the viewer's URLs are included). A redirect also names its trace in a
+short-lived cookie, so that the viewer's page of the request that follows
+shows it (:mod:`signaltrace.redirects`). When the request finishes, its trace
+goes to the history and to the ``signaltrace`` logger; the 404s of what
+browsers ask for on their own (``/favicon.ico``) are left out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, cast
 from uuid import uuid4
 
@@ -37,10 +42,10 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 
-from signaltrace import request_scope
+from signaltrace import redirects, request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.conf import get_config
-from signaltrace.history import HistoryEntry, history
+from signaltrace.history import HistoryEntry, keep
 
 __all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
 
@@ -72,11 +77,18 @@ class _Request:
     status: int | None = None
     #: False for the viewer's own pages, which must not fill the history.
     kept: bool = True
+    #: The id of the trace whose redirect led here, from the redirect's cookie.
+    redirected_from: str | None = None
 
 
 # The viewer's own pages, and the toolbar's (its panel shows their traces):
 # neither belongs in the history.
 _UNKEPT_APPS = frozenset({"signaltrace", "djdt"})
+
+# What browsers ask for on their own: answered 404, it is noise in the history.
+_BROWSER_PROBES = re.compile(
+    r"/(?:favicon\.ico|apple-touch-icon[\w-]*\.png|robots\.txt|\.well-known/.*)"
+)
 
 # Keyed by the trace, which request tracing hands back alone at the end.
 # Weak, so that a request that never finishes leaves nothing behind.
@@ -147,7 +159,12 @@ def _request_started(request: HttpRequest) -> SignalTrace | None:
     trace = request_scope.request_trace()
     request.signal_trace = trace  # type: ignore[attr-defined]
     if trace is not None:
-        _requests[trace] = _Request(uuid4().hex, request.method or "", request.path)
+        _requests[trace] = _Request(
+            uuid4().hex,
+            request.method or "",
+            request.path,
+            redirected_from=redirects.redirected_from(request, cookie=redirects.COOKIE),
+        )
     return trace
 
 
@@ -159,13 +176,19 @@ def _response_ready(
     if info is None:
         return
     info.status = response.status_code
+    if trace is not None and trace.responded_at is None:
+        trace.responded_at = perf_counter()  # the sends counted are those before
     match = getattr(request, "resolver_match", None)
     if match is not None and not _UNKEPT_APPS.isdisjoint(match.app_names):
+        info.kept = False
+        return
+    if info.status == 404 and _BROWSER_PROBES.fullmatch(info.path):
         info.kept = False
         return
     response.headers[ID_HEADER] = info.id
     if not settings.DEBUG:  # the viewer answers 404 to everyone then
         return
+    redirects.remember(request, response, cookie=redirects.COOKIE, key=info.id)
     with contextlib.suppress(NoReverseMatch):  # unless the viewer is included
         response.headers[URL_HEADER] = reverse(
             "signaltrace:detail",
@@ -197,10 +220,15 @@ def _keep(trace: SignalTrace) -> None:
     if not config.HISTORY_SIZE and not log_info:
         return
     entry = HistoryEntry(
-        trace, trace_id=info.id, method=info.method, path=info.path, status=info.status
+        trace,
+        trace_id=info.id,
+        method=info.method,
+        path=info.path,
+        status=info.status,
+        redirected_from=info.redirected_from,
     )
     if config.HISTORY_SIZE:
-        history.add(entry, size=config.HISTORY_SIZE, max_bytes=config.HISTORY_MAX_BYTES)
+        keep(entry)
     if log_info:
         data = entry.to_dict()
         logger.info(

@@ -18,7 +18,7 @@ import threading
 import types
 import weakref
 from collections.abc import Iterator
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.dispatch import Signal
 
@@ -118,11 +118,22 @@ def _find_signal_name(signal: Signal) -> str:
         for module_name, attribute, value in module_globals()
         if value is signal
     ]
-    if not candidates:
-        cls = type(signal)
-        return f"<unnamed {cls.__module__}.{cls.__qualname__}>"
-    module_name, attribute = min(candidates, key=_candidate_rank)
-    return f"{module_name}.{attribute}"
+    if candidates:
+        module_name, attribute = min(candidates, key=_candidate_rank)
+        return f"{module_name}.{attribute}"
+    # A signal kept as a class attribute (``DebugToolbar._created``): looked
+    # for only now, in the classes that modules define, as it costs more.
+    for module_name, _, value in module_globals():
+        if not issubclass(type(value), type):
+            continue
+        cls = cast("type", value)
+        if getattr(cls, "__module__", None) != module_name:
+            continue
+        for attribute, held in list(vars(cls).items()):
+            if held is signal:
+                return f"{module_name}.{cls.__qualname__}.{attribute}"
+    cls = type(signal)
+    return f"<unnamed {cls.__module__}.{cls.__qualname__}>"
 
 
 def _candidate_rank(candidate: tuple[str, str]) -> tuple[bool, bool, bool, int, str]:
@@ -273,11 +284,23 @@ class_names: _IdentityCache[str] = _IdentityCache()
 def class_name(cls: type) -> str:
     """The dotted path of a class (a model class sending ``post_save``, say).
 
-    Cached per class: class senders name most sends.
+    A historical model, which a migration works with in place of the real
+    one, is named by its label (``historical blog.Post``): its module is
+    ``__fake__``. A model class made inside a function (Django's
+    ``MigrationRecorder.Migration``) is named by its module and model name,
+    without the ``<locals>`` of its qualified name. Cached per class: class
+    senders name most sends.
     """
     name = class_names.get(id(cls))
     if name is not None:
         return name
-    name = f"{cls.__module__}.{cls.__qualname__}"
+    module, qualname = cls.__module__, cls.__qualname__
+    meta = cls.__dict__.get("_meta")
+    if module == "__fake__" and meta is not None:
+        name = f"historical {meta.label}"
+    elif "<locals>" in qualname and meta is not None:
+        name = f"{module}.{meta.object_name}"
+    else:
+        name = f"{module}.{qualname}"
     class_names.put(cls, name)
     return name

@@ -29,60 +29,66 @@ content says what is missing.)
 What is stored is plain JSON-safe data, the trace's ``to_dict()`` and its
 totals, so it survives every store (memory, database, cache) and the History
 panel's read-back. The content is the trace component shared with the
-standalone viewer (``signaltrace/_trace.html``), plus a filter box.
+standalone viewer (``signaltrace/_trace.html``), plus a filter box; both
+count and leave out the same sends (:mod:`signaltrace.shown`). A request
+that followed a redirect also shows the sends of the request that redirected
+to it, from the toolbar's store (:mod:`signaltrace.redirects`).
+
+Works with django-debug-toolbar 4.4 and later: before 6 the toolbar keeps
+requests as toolbar objects (``DebugToolbar.fetch``) keyed by a ``store_id``
+given when stored; from 6 on, in a store of panel stats keyed by its
+``request_id``. :func:`_request_id`, :func:`_stored_stats` and
+:class:`_Destination` hide the difference.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import weakref
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from debug_toolbar import settings as dt_settings
 from debug_toolbar.panels import Panel
-from debug_toolbar.panels.staticfiles import record_static_file_signal
 from debug_toolbar.toolbar import DebugToolbar
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.test.signals import template_rendered
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from signaltrace import naming, request_scope
+from signaltrace import redirects, request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.capturing import capture
 from signaltrace.middleware import is_enabled
-from signaltrace.render import filter_trace
-from signaltrace.trace import summarize
+from signaltrace.shown import shown
 from signaltrace.waterfall import html_context
 
 __all__ = ["SignalTracePanel"]
 
 logger = logging.getLogger("signaltrace")
 
-#: The signals the toolbar sends to feed its own panels.
-_TOOLBAR_SIGNAL_NAMES = (
-    naming.signal_name(template_rendered),
-    naming.signal_name(record_static_file_signal),
-)
-
 #: Frames of these modules are left out of the stacks the panel shows, on top
 #: of the toolbar's ``HIDE_IN_STACKTRACES``: they are in every stack.
 _HIDDEN_MODULES = ("signaltrace",)
+
+#: The cookie a redirect sets, naming the toolbar's stored request.
+REDIRECT_COOKIE = "signaltrace_djdt_redirected_from"
 
 
 class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
     """The signals the request sent, their receivers, arguments and timings.
 
-    The nav subtitle sums the request up (``14 sends · 9 receivers · 3.2 ms
-    · 1 error``); the content is a waterfall of every send, from
-    ``request_started`` to ``request_finished``, each with its details, and
-    the sends summed up by signal and sender.
+    The nav subtitle sums the request up (``14 sends · 9 receiver calls ·
+    3.2 ms · 1 error``), counting the sends made before the response, as the
+    content, the ``Server-Timing`` header and the viewer do; the content is a
+    waterfall of every send, from ``request_started`` to ``request_finished``,
+    each with its details, and the sends summed up by signal and sender.
     """
 
     is_async = True
@@ -109,7 +115,11 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
 
     @property
     def nav_subtitle(self) -> str:
-        """``14 sends · 9 receiver calls · 3.2 ms · 1 error`` (errors when any)."""
+        """``14 sends · 9 receiver calls · 3.2 ms · 1 error``.
+
+        Errors when any, and ``after a redirect`` when the request followed
+        one (the panel then shows the sends of the request before it too).
+        """
         stats = self.get_stats()
         if "sends" not in stats:
             return ""
@@ -129,6 +139,9 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
                 ngettext("%(count)d error", "%(count)d errors", stats["errors"])
                 % {"count": stats["errors"]}
             )
+        if stats.get("redirected_from"):
+            # The panel shows the request that redirected here too.
+            parts.append(str(_("after a redirect")))
         # A number stays with its noun when the sidebar wraps the line.
         return " · ".join(part.replace(" ", "\N{NO-BREAK SPACE}") for part in parts)
 
@@ -137,22 +150,34 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
         """The waterfall, from the stored stats alone (works for stored requests)."""
         stats = self.get_stats()
         if "trace" not in stats:
-            message = (
-                _("The request is still running: its trace is stored when it ends.")
-                if "sends" in stats
-                else _("No signal trace was recorded.")
-            )
-            return format_html("<p>{}</p>", message)
+            return format_html("<p>{}</p>", _("No signal trace was recorded."))
         request = getattr(self.toolbar, "request", None)
         context = {
             "signal_trace": html_context(stats["trace"], slow_ms=stats["slow_ms"]),
             "complete": stats["complete"],
-            "toolbar_sends": stats.get("toolbar_sends", 0),
+            "previous": self._previous(stats.get("redirected_from")),
             # The page's own nonce, when the content is rendered into the page
             # (RENDER_PANELS); a panel loaded later is not part of that page.
-            "csp_nonce": self.toolbar.csp_nonce if request is not None else None,
+            "csp_nonce": getattr(self.toolbar, "csp_nonce", None)
+            if request is not None
+            else None,
         }
         return render_to_string(self.template, context)
+
+    def _previous(self, request_id: str | None) -> dict[str, Any] | None:
+        """The request that redirected to this one, while the toolbar keeps it."""
+        if request_id is None:
+            return None
+        stats = _stored_stats(self.toolbar, request_id, self.panel_id)
+        if "trace" not in stats:
+            return None
+        return redirects.previous_context(
+            stats["trace"],
+            method=stats.get("method", ""),
+            path=stats.get("path", ""),
+            status=stats.get("status"),
+            slow_ms=stats["slow_ms"],
+        )
 
     @property
     def scripts(self) -> list[str]:
@@ -184,23 +209,33 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
             self._capture = None
 
     def generate_stats(self, request: HttpRequest, response: HttpResponseBase) -> None:
-        """Store the trace when the request has finished (and now, if needed now).
+        """Store the trace so far, and have the finished one replace it.
 
-        Until then the sidebar's totals so far are stored. With ``RENDER_PANELS``
-        the content goes into the page now, so the trace so far is stored now
-        too, and the finished one replaces it.
+        The sidebar and ``Server-Timing`` read the totals now; the content,
+        read when the panel is opened, the trace once the request finished
+        (or the one so far, rendered into the page with ``RENDER_PANELS``).
+        A redirect names this request in a cookie for the next one.
         """
         trace = self._trace
         if trace is None:
             return
-        if trace.ended_at is not None or self.toolbar.should_render_panels():
-            self.record_stats(_stats(trace))
-        else:
-            self.record_stats(_totals(trace))
+        if trace.responded_at is None:  # the sends counted are those before now
+            trace.responded_at = perf_counter()
+        about = {
+            "method": request.method or "",
+            "path": request.path,
+            "status": response.status_code,
+            "redirected_from": redirects.redirected_from(
+                request, cookie=REDIRECT_COOKIE
+            ),
+        }
+        self.record_stats({**_stats(trace), **about})
         if trace.ended_at is None:
-            _unfinished[trace] = _Destination(
-                self.toolbar.store, self.toolbar.request_id, self.panel_id
-            )
+            _unfinished[trace] = _Destination.of(self, about)
+        request_id = (
+            _request_id(self.toolbar) if redirects.is_redirect(response) else None
+        )
+        redirects.remember(request, response, cookie=REDIRECT_COOKIE, key=request_id)
 
     def generate_server_timing(
         self, request: HttpRequest, response: HttpResponseBase
@@ -218,20 +253,78 @@ class SignalTracePanel(Panel):  # type: ignore[misc]  # debug_toolbar is untyped
             )
 
 
+# ------------------------------------------------- the toolbar's versions
+
+
+def _request_id(toolbar: Any) -> str | None:
+    """The key the toolbar keeps this request under, or None when it keeps none.
+
+    ``request_id`` from django-debug-toolbar 6 on; before, ``store_id``,
+    given when the toolbar stores itself (after the panels' stats, unless
+    ``RENDER_PANELS`` keeps it from storing at all): stored now, so that a
+    redirect can name it.
+    """
+    request_id = getattr(toolbar, "request_id", None)
+    if request_id is not None:
+        return str(request_id)
+    if toolbar.should_render_panels():
+        return None
+    if toolbar.store_id is None:
+        toolbar.store()
+    return str(toolbar.store_id)
+
+
+def _stored_stats(toolbar: Any, request_id: str, panel_id: str) -> dict[str, Any]:
+    """The stats a panel stored for another request, or ``{}`` when gone."""
+    try:
+        if _OLD_STORE:
+            stored = DebugToolbar.fetch(request_id)
+            return dict(stored.stats.get(panel_id, {})) if stored is not None else {}
+        return dict(toolbar.store.panel(request_id, panel_id) or {})
+    except Exception:
+        logger.exception("signaltrace could not read a stored request")
+        return {}
+
+
+#: django-debug-toolbar before 6 keeps toolbar objects, found by ``fetch``;
+#: 6 brought ``debug_toolbar.store``.
+_OLD_STORE = importlib.util.find_spec("debug_toolbar.store") is None
+
+
 # -------------------------------------------------------- after the request
 
 
 @dataclass(frozen=True)
 class _Destination:
-    """Where the finished trace of a request goes: its toolbar's store entry."""
+    """Where the finished trace of a request goes: its toolbar's stored stats.
 
-    store: Any
-    request_id: str
+    Holds no reference to the trace (the key it is filed under). With the
+    toolbar's store (6 and later): the store, request id and panel id; before
+    6, the toolbar object the toolbar keeps, weakly (gone once it is dropped).
+    """
+
     panel_id: str
+    about: dict[str, Any]
+    store: Any = None
+    request_id: str | None = None
+    toolbar: weakref.ref[Any] | None = None
+
+    @classmethod
+    def of(cls, panel: SignalTracePanel, about: dict[str, Any]) -> _Destination:
+        toolbar = panel.toolbar
+        if _OLD_STORE:
+            return cls(panel.panel_id, about, toolbar=weakref.ref(toolbar))
+        return cls(panel.panel_id, about, toolbar.store, toolbar.request_id)
 
     def save(self, stats: dict[str, Any]) -> None:
+        stats = {**stats, **self.about}
         try:
-            self.store.save_panel(self.request_id, self.panel_id, stats)
+            if self.toolbar is not None:
+                toolbar = self.toolbar()
+                if toolbar is not None:
+                    toolbar.stats.setdefault(self.panel_id, {}).update(stats)
+            else:
+                self.store.save_panel(self.request_id, self.panel_id, stats)
         except Exception:
             logger.exception("signaltrace could not store a request's finished trace")
 
@@ -269,76 +362,28 @@ def _request_finished(trace: SignalTrace) -> None:
 def _stats(trace: SignalTrace) -> dict[str, Any]:
     """The panel's stats: the trace as JSON-safe data, and its totals.
 
-    What the toolbar does for its own panels is left out, as its SQL panel
-    leaves out its own queries: the sends of its instrumentation signals, and
-    stack frames of the modules in its ``HIDE_IN_STACKTRACES``.
+    The totals are those every surface shows (:mod:`signaltrace.shown`).
+    Stack frames of the modules in the toolbar's ``HIDE_IN_STACKTRACES`` are
+    left out, as the toolbar leaves them out of its own stacks.
     """
-    data, toolbar_sends = _without_toolbar_sends(trace)
+    data = trace.to_dict()
     hidden = (*dt_settings.get_config()["HIDE_IN_STACKTRACES"], *_HIDDEN_MODULES)
     for event in data["events"]:
         if event["stack"] is not None:
             event["stack"] = [
                 frame for frame in event["stack"] if not _is_hidden(frame, hidden)
             ]
-    totals = summarize(data)
+    totals = shown(data).before
     return {
         "trace": data,
-        "sends": totals["sends"],
-        "receiver_calls": totals["receiver_calls"],
-        "errors": totals["errors"],
-        "signal_ms": totals["signal_ms"],
+        "sends": totals.sends,
+        "receiver_calls": totals.receiver_calls,
+        "errors": totals.errors,
+        "signal_ms": totals.signal_ms,
         "slow_ms": trace.config.SLOW_RECEIVER_MS,
         # False until request_finished: the template says what is missing.
         "complete": trace.ended_at is not None,
-        "toolbar_sends": toolbar_sends,
     }
-
-
-def _totals(trace: SignalTrace) -> dict[str, Any]:
-    """The sidebar's totals of a trace still recording, without the toolbar's sends."""
-    events = [e for e in trace.events if e.name not in _TOOLBAR_SIGNAL_NAMES]
-    return {
-        "sends": len(events),
-        "receiver_calls": sum(len(event.receivers) for event in events),
-        "errors": sum(len(event.errors) for event in events),
-        "signal_ms": round(
-            sum(e.duration for e in events if e.parent_call is None) * 1000, 4
-        ),
-    }
-
-
-def _without_toolbar_sends(trace: SignalTrace) -> tuple[dict[str, Any], int]:
-    """The trace's ``to_dict()`` without the toolbar's own sends, and how many.
-
-    The TemplatesPanel sends ``template_rendered`` for every template (the
-    toolbar's own included), the StaticFilesPanel its ``record_static_file_signal``
-    for every static URL, and the toolbar ``DebugToolbar._created``: none of
-    them would be sent without the toolbar.
-    """
-    data = trace.to_dict()
-    sends = len(data["events"]) + sum(count["count"] for count in data["counts"])
-    data = filter_trace(data, exclude_signals=_TOOLBAR_SIGNAL_NAMES)
-    # DebugToolbar._created is a class attribute: it has no dotted name to
-    # filter by. It reaches no receiver, so it is only counted: find its
-    # counts by identity.
-    created = [
-        (sender_name, count)
-        for signal, sender_name, count in list(trace._counts.values())
-        if signal is DebugToolbar._created
-    ]
-    counts = []
-    for count in data["counts"]:
-        left = count["count"] - sum(
-            number
-            for sender_name, number in created
-            if count["sender"] == sender_name
-            and count["signal"] == naming.signal_name(DebugToolbar._created)
-        )
-        if left > 0:
-            counts.append({**count, "count": left})
-    data["counts"] = counts
-    kept = len(data["events"]) + sum(count["count"] for count in counts)
-    return data, sends - kept
 
 
 def _is_hidden(frame: dict[str, Any], modules: tuple[str, ...]) -> bool:

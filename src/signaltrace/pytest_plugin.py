@@ -2,8 +2,9 @@
 
 Installing the package registers it (the ``pytest11`` entry point), next to
 pytest-django when that is installed. pytest loads it in every run of every
-project, so this module imports only pytest at import time and reads no
-Django settings until a test asks for signals.
+project, so a run that neither asks for signals nor takes a snapshot imports
+no Django module: at import time and for every test, this module uses only
+pytest and :mod:`signaltrace.snapshot_files`.
 
 - ``signal_trace``: a :class:`~signaltrace.trace.Trace` of the test body (the
   call of the test function: not the setup of other fixtures, so the result
@@ -13,6 +14,10 @@ Django settings until a test asks for signals.
   body is traced, and a failing test's report gets a "Captured signals call"
   section in the format of :mod:`signaltrace.snapshot`.
 - ``--signaltrace-update``: rewrite snapshots that differ.
+- ``signaltrace_snapshot_exclude`` and ``signaltrace_snapshot_normalize`` (ini
+  options, for the whole project) and the ``signaltrace_snapshot`` marker (for
+  a module, a class or a test): the
+  :class:`~signaltrace.snapshot_files.SnapshotOptions` of the snapshots.
 
 Snapshot files: ``__signals__/<test module name>/<test name>.txt`` next to the
 test module, where the test name is the item's name prefixed by its classes,
@@ -33,15 +38,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from signaltrace.snapshot_files import SnapshotOptions, SnapshotTarget, targeting
+
 if TYPE_CHECKING:
     from signaltrace.assertions import SignalTrace
     from signaltrace.capturing import capture
-    from signaltrace.snapshot import SnapshotTarget
 
 __all__ = ["signal_trace"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+\-\[\]()]")
 _MAX_NAME = 120
+#: A line of ``signaltrace_snapshot_normalize``: the last `` -> `` separates
+#: the pattern (which may hold an arrow itself) from its replacement.
+_RULE = re.compile(r"(?P<pattern>.*\S)\s+->(?:\s+(?P<replacement>.*))?")
+_MARKER = "signaltrace_snapshot"
 
 
 @dataclass
@@ -56,6 +66,8 @@ class _ItemState:
     in_call: bool = False
     #: The captures recording the test function's call, innermost last.
     active: list[capture] = field(default_factory=list)
+    #: Where the test's snapshots go, from the start of its protocol.
+    target: SnapshotTarget | None = None
 
     def start(self, capturing: capture) -> None:
         """Record into *capturing* from now until :meth:`stop_all`."""
@@ -70,6 +82,7 @@ class _ItemState:
 
 _state_key = pytest.StashKey[_ItemState]()
 _notes_key = pytest.StashKey[list[str]]()
+_options_key = pytest.StashKey[SnapshotOptions]()
 
 
 def _state(item: pytest.Item) -> _ItemState:
@@ -113,6 +126,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Like --signaltrace: show the signals of failing tests.",
     )
+    parser.addini(
+        "signaltrace_snapshot_exclude",
+        type="linelist",
+        default=[],
+        help="Signals that snapshots leave out, one name per line "
+        "(a bare name matches the last part of the dotted path).",
+    )
+    parser.addini(
+        "signaltrace_snapshot_normalize",
+        type="linelist",
+        default=[],
+        help="Replacements made in each line of snapshots, one "
+        "'REGEX -> REPLACEMENT' per line.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and read the snapshot options of the ini file."""
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(exclude=(), normalize=None): leave signals out of this "
+        "test's signal snapshots, or normalise their lines (django-signaltrace).",
+    )
+    config.stash[_options_key] = _ini_options(config)
+
+
+def _ini_options(config: pytest.Config) -> SnapshotOptions:
+    rules: dict[str, str] = {}
+    for line in config.getini("signaltrace_snapshot_normalize"):
+        match = _RULE.fullmatch(line.strip())
+        if match is None:
+            raise pytest.UsageError(
+                f"signaltrace_snapshot_normalize: expected 'REGEX -> REPLACEMENT', "
+                f"got {line!r}."
+            )
+        rules[match["pattern"]] = match["replacement"] or ""
+    try:
+        return SnapshotOptions(
+            exclude=config.getini("signaltrace_snapshot_exclude"), normalize=rules
+        )
+    except ValueError as error:
+        raise pytest.UsageError(f"signaltrace_snapshot_normalize: {error}") from None
 
 
 # --------------------------------------------------------------------- fixture
@@ -145,9 +200,8 @@ def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
     """Point ``assert_matches_snapshot()`` at this test's files while it runs."""
-    from signaltrace.snapshot import targeting
-
-    with targeting(_snapshot_target(item)) as target:
+    target = _state(item).target = _snapshot_target(item)
+    with targeting(target):
         try:
             return (yield)
         finally:
@@ -157,6 +211,35 @@ def pytest_runtest_protocol(
             # its kwargs hold go with the test.
             if _state_key in item.stash:
                 del item.stash[_state_key]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Add the test's ``signaltrace_snapshot`` markers to its snapshot options.
+
+    Read here rather than with the target, so that a wrong marker is an error
+    of its test, not of the run. The markers nearest the test apply last.
+    """
+    state = item.stash.get(_state_key, None)
+    if state is None or state.target is None:
+        return
+    # From the ini options each time: a plugin that runs the setup again
+    # (reruns) must not apply the markers twice.
+    options = item.config.stash.get(_options_key, SnapshotOptions())
+    for mark in reversed(list(item.iter_markers(_MARKER))):
+        unknown = sorted(set(mark.kwargs) - {"exclude", "normalize"})
+        if mark.args or unknown:
+            given = ", ".join([*map(repr, mark.args), *(f"{k}=" for k in unknown)])
+            pytest.fail(
+                f"@pytest.mark.{_MARKER} takes exclude= and normalize= only, "
+                f"got {given}.",
+                pytrace=False,
+            )
+        try:
+            options = options.extended(**mark.kwargs)
+        except (TypeError, ValueError) as error:
+            pytest.fail(f"@pytest.mark.{_MARKER}: {error}", pytrace=False)
+    state.target.options = options
 
 
 @pytest.hookimpl(wrapper=True)
@@ -189,7 +272,10 @@ def pytest_runtest_makereport(
             from signaltrace.snapshot import render
 
             trace = state.reported.trace
-            text = render(trace.events, dropped=trace.dropped)
+            # Every send: the snapshot options hide what a failure may need.
+            text = render(
+                trace.events, dropped=trace.dropped, options=SnapshotOptions()
+            )
             report.sections.append(("Captured signals call", text))
     return report
 
@@ -210,13 +296,12 @@ def pytest_terminal_summary(
 
 
 def _snapshot_target(item: pytest.Item) -> SnapshotTarget:
-    from signaltrace.snapshot import SnapshotTarget
-
     directory = item.path.parent / "__signals__" / item.path.stem
     return SnapshotTarget(
         directory,
         _snapshot_name(item),
         update=bool(item.config.getoption("signaltrace_update")),
+        options=item.config.stash.get(_options_key, SnapshotOptions()),
     )
 
 

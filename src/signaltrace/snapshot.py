@@ -29,26 +29,35 @@ same code:
 
 Values are the descriptions taken at the sends (masked, cut). Values that
 vary by nature (timestamps, random tokens, raw ids passed as integers) make a
-snapshot unstable: pass model instances, or assert on such sends with
-``assert_sent`` and a predicate instead.
+snapshot unstable: leave their signals out or normalise the text with
+:class:`SnapshotOptions` (under pytest, the ``signaltrace_snapshot_*`` ini
+options and the ``signaltrace_snapshot`` marker), pass model instances, or
+assert on such sends with ``assert_sent`` and a predicate instead.
+
+The snapshot files themselves (:class:`SnapshotTarget`, :func:`assert_matches`)
+are :mod:`signaltrace.snapshot_files`, which imports no Django; their names
+are importable from here too.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from os import PathLike
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from signaltrace.render import TextOptions, TextTree
+from signaltrace.render import TextOptions, TextTree, filter_trace
+from signaltrace.snapshot_files import (
+    SnapshotOptions,
+    SnapshotTarget,
+    assert_matches,
+    current_target,
+    targeting,
+)
 from signaltrace.trace import SignalEvent, events_to_dicts
 from signaltrace.values import Value
 
 __all__ = [
+    "SnapshotOptions",
     "SnapshotTarget",
     "assert_matches",
     "current_target",
@@ -65,6 +74,7 @@ _MODEL = re.compile(r"<model ([\w.]+)>")
 _INIT_SIGNALS = frozenset(
     {"django.db.models.signals.pre_init", "django.db.models.signals.post_init"}
 )
+_NO_OPTIONS = SnapshotOptions()
 _OPTIONS = TextOptions(
     durations=False,
     kwargs="line",
@@ -79,7 +89,12 @@ def is_noise(event: SignalEvent) -> bool:
     return not event.receivers and event.name in _INIT_SIGNALS
 
 
-def render(events: Sequence[SignalEvent], *, dropped: int = 0) -> str:
+def render(
+    events: Sequence[SignalEvent],
+    *,
+    dropped: int = 0,
+    options: SnapshotOptions | None = None,
+) -> str:
     """The deterministic text of *events* (see the module documentation).
 
     Events sent from a receiver are shown under it when their parent is among
@@ -88,8 +103,18 @@ def render(events: Sequence[SignalEvent], *, dropped: int = 0) -> str:
     Arguments:
         events: recorded sends in start order, such as ``trace.events``.
         dropped: how many sends were not recorded (``MAX_EVENTS``), to mention.
+        options: the signals to leave out and the rules that normalise each
+            line; by default those of the running pytest test (its
+            :class:`SnapshotTarget`), none outside one.
     """
+    if options is None:
+        target = current_target()
+        options = target.options if target is not None else _NO_OPTIONS
     shown = events_to_dicts([e for e in events if not is_noise(e)], 0.0)
+    if options.exclude:
+        shown = filter_trace(
+            {"events": shown, "counts": []}, exclude_signals=options.exclude
+        )["events"]
     numbers = _Numbers()
     for event in shown:
         event["sender"] = numbers.text(event["sender"])
@@ -97,7 +122,8 @@ def render(events: Sequence[SignalEvent], *, dropped: int = 0) -> str:
     lines = TextTree(shown, _OPTIONS).lines() or ["(no signals sent)"]
     if dropped:
         lines.append(f"({dropped} more sends not recorded: MAX_EVENTS reached)")
-    return "\n".join(_ADDRESS.sub(_hide_address, line) for line in lines) + "\n"
+    lines = [_ADDRESS.sub(_hide_address, line) for line in lines]
+    return "\n".join(options.normalized(line) for line in lines) + "\n"
 
 
 def _hide_address(match: re.Match[str]) -> str:
@@ -138,115 +164,3 @@ class _Numbers:
             numbers = sorted(self.number(model[1], item) for item in items)
             stable["pk_set"] = "{" + ", ".join(f"#{n}" for n in numbers) + "}"
         return stable
-
-
-# ------------------------------------------------------------------ snapshots
-
-
-@dataclass
-class SnapshotTarget:
-    """Where the running test's snapshots go; the pytest plugin sets one per test.
-
-    Attributes:
-        directory: the folder of the snapshot files.
-        name: the file name for the test's first snapshot, without ``.txt``;
-            later ones in the same test get ``.2``, ``.3``...
-        update: rewrite snapshots that differ instead of failing.
-        used: how many snapshots the test has asserted so far.
-        notes: one line per file written or rewritten, for the test summary.
-    """
-
-    directory: Path
-    name: str
-    update: bool = False
-    used: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def next_path(self) -> Path:
-        """Return the file for the next snapshot of this test."""
-        self.used += 1
-        suffix = "" if self.used == 1 else f".{self.used}"
-        return self.directory / f"{self.name}{suffix}.txt"
-
-
-_target: SnapshotTarget | None = None
-
-
-def current_target() -> SnapshotTarget | None:
-    """The target of the running test, or None outside a pytest test."""
-    return _target
-
-
-@contextmanager
-def targeting(target: SnapshotTarget) -> Iterator[SnapshotTarget]:
-    """Make *target* the current one while the block runs.
-
-    A module global rather than a context variable: the test body may run in
-    another context (an event loop's), and pytest runs one test at a time per
-    process.
-    """
-    global _target
-    previous, _target = _target, target
-    try:
-        yield target
-    finally:
-        _target = previous
-
-
-def assert_matches(text: str, path: str | PathLike[str] | None = None) -> None:
-    """Compare *text* with a snapshot file, writing the file when it is missing.
-
-    Arguments:
-        text: the rendering to check, from :func:`render`.
-        path: the snapshot file; by default the running test's next one (see
-            :class:`SnapshotTarget`).
-
-    Raises:
-        AssertionError: with a unified diff, when the file differs (unless the
-            target asks for updates, which rewrites the file).
-        RuntimeError: when no *path* is given outside a pytest test.
-    """
-    __tracebackhide__ = True
-    target = _target
-    if path is not None:
-        file = Path(path)
-    elif target is not None:
-        file = target.next_path()
-    else:
-        raise RuntimeError(
-            "assert_matches_snapshot() names its file after the running pytest "
-            "test; outside pytest, pass a path."
-        )
-    update = target is not None and target.update
-    try:
-        stored: str | None = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        stored = None
-    if stored == text:
-        return
-    if stored is None or update:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(text, encoding="utf-8", newline="\n")
-        if target is not None:
-            action = "wrote new" if stored is None else "updated"
-            target.notes.append(f"{action} snapshot {_display(file)}")
-        return
-    diff = difflib.unified_diff(
-        stored.splitlines(),
-        text.splitlines(),
-        fromfile=f"{_display(file)} (snapshot)",
-        tofile="this run",
-        lineterm="",
-    )
-    raise AssertionError(
-        f"The signals sent differ from the snapshot {_display(file)}.\n"
-        "Run pytest with --signaltrace-update to accept the new ones.\n"
-        + "\n".join(diff)
-    )
-
-
-def _display(file: Path) -> str:
-    try:
-        return str(file.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(file)

@@ -466,8 +466,8 @@ def _sender_matches(event: SignalEvent, sender: object, describer: Describer) ->
     live = event._sender
     if isinstance(sender, str):
         actual = live() if live is not None else None
-        if type(actual) is str:  # a string sender is itself
-            return actual == sender
+        if type(actual) is str:  # a string sender is itself, or as it is shown
+            return actual == sender or event.sender_name == sender
         return naming.sender_name_matches(event.sender_name, sender)
     if live is not None:
         return live() is sender
@@ -486,8 +486,15 @@ class Trace:
         dropped: sends that were not stored because ``MAX_EVENTS`` was reached.
         recording_errors: what went wrong in signaltrace itself while
             recording (the sends went on as Django's would), described.
+        tasks: the background tasks enqueued while it recorded, as
+            ``(task name, task id)``, so that a page can link to their traces
+            (see :mod:`signaltrace.tasks`).
         started_at: ``time.perf_counter()`` at the start of the capture.
         ended_at: ``time.perf_counter()`` at its end, or None while it runs.
+        responded_at: for a request, ``time.perf_counter()`` when its response
+            was ready (the first of the middleware and the toolbar panel to
+            see it), or None: the surfaces count the sends before it (see
+            :mod:`signaltrace.shown`).
         wall_started: ``time.time()`` at the start, for display.
     """
 
@@ -502,8 +509,10 @@ class Trace:
         self.max_events = config.MAX_EVENTS
         self.dropped = 0
         self.recording_errors: list[str] = []
+        self.tasks: list[tuple[str, str]] = []
         self.started_at = time.perf_counter()
         self.ended_at: float | None = None
+        self.responded_at: float | None = None
         self.wall_started = time.time()
         # (id(signal), id(sender)) -> [signal, sender name, count]: counting a
         # hot send stays cheap and holds no reference to the sender.
@@ -610,6 +619,9 @@ class Trace:
             "started_at": self.wall_started,
             "duration_ms": round(self.duration * 1000, 4),
             "elapsed_ms": round(self.elapsed * 1000, 4),
+            "response_ms": round((self.responded_at - self.started_at) * 1000, 4)
+            if self.responded_at is not None
+            else None,
             "events": events_to_dicts(self.events, self.started_at),
             "counts": [
                 {"signal": signal, "sender": sender, "count": count}
@@ -617,6 +629,7 @@ class Trace:
             ],
             "dropped": self.dropped,
             "recording_errors": list(self.recording_errors),
+            "tasks": [{"name": name, "id": task_id} for name, task_id in self.tasks],
             "findings": [finding.to_dict() for finding in self.findings],
         }
 

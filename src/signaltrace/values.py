@@ -196,6 +196,33 @@ class Describer:
             for name, value in named.items()
         }
 
+    def row(self, model: object, named: dict[str, Any]) -> Value:
+        """``pre_init``'s ``args``: a row's values by position, without names.
+
+        Shown as the tuple they are, each value masked when the name of the
+        field it goes to is sensitive (a session's key, a user's password
+        hash): Django gives them to the fields in order, the concrete fields
+        when no keyword argument comes with them, else all of them.
+        """
+        values = named["args"]
+        meta = model.__dict__.get("_meta") if issubclass(type(model), type) else None
+        if meta is None or type(values) is not tuple:
+            return self.describe(values)
+        fields = meta.fields if named.get("kwargs") else meta.concrete_fields
+        try:
+            shown = [
+                self.mask
+                if self.is_hidden(field.name) or self.is_hidden(field.attname)
+                else self.text(value, self.depth - 1)
+                for field, value in zip(fields, values[: self.items], strict=False)
+            ]
+        except Exception as error:  # describing must never fail the program
+            return _failed(values, error)
+        if len(values) > self.items:
+            shown.append(f"…+{len(values) - self.items}")
+        trailing = "," if len(values) == 1 else ""
+        return self._cut("(" + ", ".join(shown) + trailing + ")")
+
     def sender(self, sender: object) -> str:
         """The name of a sender: a class's dotted path, ``"None"``, else its text."""
         if sender is None:
@@ -223,9 +250,11 @@ class Describer:
         cls = type(exception)
         try:
             message = str(exception)
+            # A str subclass (a SafeString) as the plain text it holds.
+            message = str.__str__(message) if isinstance(message, str) else None
         except Exception:
-            message = "<unprintable message>"
-        if type(message) is not str:
+            message = None
+        if message is None:
             message = "<unprintable message>"
         message = self._cut(self._masked(message[: self.limit + _MARGIN]))
         return ErrorInfo(

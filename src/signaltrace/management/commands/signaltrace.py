@@ -9,6 +9,13 @@
 The traced command runs in this process, under :func:`signaltrace.capture`,
 with its arguments parsed by its own parser exactly as ``manage.py`` would.
 signaltrace's own options go before the command's name.
+
+A name given to ``--signal``, ``--exclude-signal`` or ``--sender`` that
+matches nothing known in the process is an error (see
+:func:`signaltrace.receivers.unknown_signal` and
+:func:`~signaltrace.receivers.unknown_sender`): a typo would otherwise show an
+empty report. The text is cut to the terminal's width (100 columns when the
+output is not a terminal), or to ``--width``.
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO, cast
+from uuid import uuid4
 
 from django.core.management import ManagementUtility
 from django.core.management.base import (
@@ -31,8 +41,13 @@ from django.core.management.base import (
 from django.core.management.color import no_style
 
 from signaltrace import capture
-from signaltrace.receivers import connected_receivers
+from signaltrace.assertions import SignalTrace
+from signaltrace.history import HistoryEntry, keep
+from signaltrace.receivers import connected_receivers, unknown_sender, unknown_signal
 from signaltrace.render import filter_trace, render_receivers, render_text
+from signaltrace.trace import Trace
+
+logger = logging.getLogger("signaltrace")
 
 
 class Command(BaseCommand):
@@ -80,8 +95,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="NAME",
-            help="Only show sends from this sender (dotted path or last part). "
-            "Repeatable.",
+            help="Only show sends from this sender (dotted path or last part), "
+            "or with --receivers the receivers such a send reaches. Repeatable.",
         )
         parser.add_argument(
             "--min-duration",
@@ -94,12 +109,28 @@ class Command(BaseCommand):
             action="store_true",
             help="List the receivers connected to every signal, run no command.",
         )
+        parser.add_argument(
+            "--library-findings",
+            action="store_true",
+            help="List the findings about receivers of Django and installed "
+            "packages one by one, instead of summing them up (the "
+            "LIBRARY_FINDINGS setting).",
+        )
+        parser.add_argument(
+            "--width",
+            type=int,
+            metavar="COLUMNS",
+            help="Cut the text's lines to COLUMNS characters (default: the "
+            "terminal's width, 100 when the output is not a terminal; 0: no limit).",
+        )
 
     def handle(self, *args: str, **options: Any) -> None:
         # Django's colour support ignores NO_COLOR (https://no-color.org); an
         # explicit --force-color still wins over the environment.
         if os.environ.get("NO_COLOR") and not options["force_color"]:
             self.style = no_style()
+        if options["width"] is not None and options["width"] < 0:
+            raise CommandError("--width is a number of columns, or 0 for no limit.")
         if options["receivers"]:
             if options["command"]:
                 raise CommandError("--receivers runs no command: leave out the name.")
@@ -131,6 +162,9 @@ class Command(BaseCommand):
             parsed = vars(command.create_parser(prog, name).parse_args(argv))
 
         tracing = capture()
+        if options["library_findings"]:
+            config = tracing.trace.config
+            tracing.trace.config = config.with_overrides(LIBRARY_FINDINGS=True)
         failure: BaseException | None = None
         try:
             with _redirected(command_stdout, stderr), tracing:
@@ -141,24 +175,11 @@ class Command(BaseCommand):
         except BaseException as error:
             failure = error
         trace = tracing.trace
+        _keep(trace, name, failure)
         try:
-            data = filter_trace(
-                trace.to_dict(),
-                signals=options["signal"],
-                exclude_signals=options["exclude_signal"],
-                senders=options["sender"],
-                min_duration_ms=options["min_duration"],
-            )
-            problem = self._write(
-                data,
-                lambda: render_text(
-                    data,
-                    style=self.style,
-                    verbosity=options["verbosity"],
-                    slow_ms=trace.config.SLOW_RECEIVER_MS,
-                ),
-                options,
-            )
+            problem = _unknown_names(options, trace)
+            if not problem:
+                problem = self._report(trace, options)
         except Exception as error:  # the command's own outcome must stand
             problem = f"signaltrace could not report the trace: {error!r}"
         # The traced command's status and exception always win: a problem of
@@ -170,17 +191,59 @@ class Command(BaseCommand):
         if problem:
             raise CommandError(problem)
 
+    def _report(self, trace: Trace, options: dict[str, Any]) -> str:
+        """Write the trace, filtered; return what went wrong writing it, or ""."""
+        data = filter_trace(
+            trace.to_dict(),
+            signals=options["signal"],
+            exclude_signals=options["exclude_signal"],
+            senders=options["sender"],
+            min_duration_ms=options["min_duration"],
+        )
+        return self._write(
+            data,
+            lambda: render_text(
+                data,
+                style=self.style,
+                verbosity=options["verbosity"],
+                slow_ms=trace.config.SLOW_RECEIVER_MS,
+                width=self._width(options),
+            ),
+            options,
+        )
+
     def _list_receivers(self, options: dict[str, Any]) -> None:
+        problem = _unknown_names(options)
+        if problem:
+            raise CommandError(problem)
         listed = connected_receivers(
-            signals=options["signal"], exclude_signals=options["exclude_signal"]
+            signals=options["signal"],
+            exclude_signals=options["exclude_signal"],
+            senders=options["sender"],
         )
         problem = self._write(
             [connected.to_dict() for connected in listed],
-            lambda: render_receivers(listed, style=self.style),
+            lambda: render_receivers(
+                listed, style=self.style, width=self._width(options)
+            ),
             options,
         )
         if problem:
             raise CommandError(problem)
+
+    def _width(self, options: dict[str, Any]) -> int | None:
+        """The columns the text must fit in, or None for no limit.
+
+        ``--width`` if given (0 for no limit); else the terminal's width when
+        the output is a terminal, and 100 columns when it is not (a file, a
+        pipe), so that what is saved reads the same everywhere.
+        """
+        width: int | None = options["width"]
+        if width is not None:
+            return width or None
+        if self.stdout.isatty():
+            return shutil.get_terminal_size(fallback=(_WIDTH, 24)).columns
+        return _WIDTH
 
     def _write(
         self, data: Any, text: Callable[[], str], options: dict[str, Any]
@@ -201,6 +264,60 @@ class Command(BaseCommand):
             except OSError as error:
                 return f"Cannot write the trace to {options['output']}: {error}"
         return ""
+
+
+#: The width of the text when the output is not a terminal.
+_WIDTH = 100
+
+
+def _keep(trace: SignalTrace, name: str, failure: BaseException | None) -> None:
+    """Put the command's trace in the history (the viewer's, with a shared store).
+
+    Its arguments are left out of the history: they may hold a secret.
+    """
+    if not trace.config.HISTORY_SIZE:
+        return
+    try:
+        keep(
+            HistoryEntry(
+                trace,
+                trace_id=uuid4().hex,
+                kind="command",
+                name=name,
+                outcome="SUCCESSFUL" if failure is None else "FAILED",
+            )
+        )
+    except Exception:
+        logger.exception("signaltrace could not keep the trace of %s", name)
+
+
+def _unknown_names(options: dict[str, Any], trace: Trace | None = None) -> str:
+    """What the ``--signal``, ``--exclude-signal`` and ``--sender`` options name
+    that nothing in the process does, one line each, or "".
+
+    The signals and senders of *trace* count as known, with those of the
+    process (see :mod:`signaltrace.receivers`). Checked once the traced
+    command has run, so that the modules it imports are loaded.
+    """
+    signals: set[str] = set()
+    senders: set[str] = set()
+    if trace is not None:
+        signals.update(event.name for event in trace.events)
+        senders.update(event.sender_name for event in trace.events)
+        for signal, sender in trace.counts:
+            signals.add(signal)
+            senders.add(sender)
+    problems = []
+    for option in ("signal", "exclude_signal"):
+        for name in options[option]:
+            reason = unknown_signal(name, signals)
+            if reason:
+                problems.append(f"--{option.replace('_', '-')}: {reason}")
+    for name in options["sender"]:
+        reason = unknown_sender(name, senders)
+        if reason:
+            problems.append(f"--sender: {reason}")
+    return "\n".join(problems)
 
 
 @contextlib.contextmanager

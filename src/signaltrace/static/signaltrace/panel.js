@@ -6,10 +6,9 @@
 // keeps working when the History panel swaps the content in), applies the
 // filter to content already there, and applies it again on every render of
 // the panel, so that the filter survives switching requests in History.
-//
-// A send stays visible when its signal, sender or one of its receivers
-// contains every word typed; the sends enclosing a match stay too, dimmed,
-// so that the match keeps its place in the tree.
+// The filtering itself is filter.js's, shared with the viewer.
+
+import { applyFilter, followParentLink, parse, statusText } from "./filter.js";
 
 const PANEL_ID = "SignalTracePanel";
 
@@ -22,31 +21,11 @@ function debugElement() {
     return scope.getElementById("djDebug");
 }
 
-function parse(text) {
-    return text.toLowerCase().split(/\s+/).filter(Boolean);
-}
-
 function apply(panel) {
-    const sends = [...panel.querySelectorAll(".st-send")];
-    let matching = 0;
-    for (const send of sends) {
-        const haystack = send.dataset.stSearch ?? "";
-        const match = words.length > 0 && words.every((w) => haystack.includes(w));
-        send.classList.toggle("st-match", match);
-        matching += match ? 1 : 0;
-    }
-    for (const send of sends) {
-        const match = send.classList.contains("st-match");
-        const encloses = send.querySelector(".st-send.st-match") !== null;
-        const filtering = words.length > 0;
-        send.classList.toggle("st-hidden", filtering && !match && !encloses);
-        send.classList.toggle("st-context", filtering && !match && encloses);
-    }
+    const counts = applyFilter(panel, words);
     const status = panel.querySelector(".st-filter-status");
     if (status) {
-        status.textContent = words.length
-            ? `${matching} of ${sends.length} sends match`
-            : "";
+        status.textContent = statusText(counts, words);
     }
 }
 
@@ -77,6 +56,7 @@ if (djDebug && !djDebug.dataset.signaltraceFilter) {
             apply(panel);
         }
     });
+    djDebug.addEventListener("click", followParentLink);
     djDebug.addEventListener("djdt.panel.render", (event) => {
         if (event.detail?.panelId === PANEL_ID) {
             refresh(djDebug);
