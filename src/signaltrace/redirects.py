@@ -92,7 +92,11 @@ def summary(split: Shown) -> list[dict[str, Any]]:
             "indent": min(event["depth"], MAX_INDENT),
             "errors": sum(1 for call in event["receivers"] if call["error"]),
             "search": " ".join(
-                [event["signal"], event["sender"], *(c["name"] for c in event["receivers"])]
+                [
+                    event["signal"],
+                    event["sender"],
+                    *(c["name"] for c in event["receivers"]),
+                ]
             ).lower(),
         }
         for event in split.trace["events"][: split.response_at]

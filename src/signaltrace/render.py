@@ -64,11 +64,12 @@ def filter_trace(
     ``post_save`` matches ``django.db.models.signals.post_save``. A send is
     kept when its signal matches one of *signals* (if any), none of
     *exclude_signals*, its sender one of *senders* (if any) and none of
-    *exclude_senders*, and it took at least *min_duration_ms*. The result has the same format: events are
-    renumbered, a kept send whose parent was dropped hangs from its nearest
-    kept ancestor (or becomes a root), ``depth`` is its depth among the kept
-    sends and ``duration_ms`` their total. ``counts`` are filtered by signal
-    and sender too, ``findings`` keep those of the kept sends. Without any
+    *exclude_senders*, and it took at least *min_duration_ms*. The result has
+    the same format: events are renumbered, a kept send whose parent was
+    dropped hangs from its nearest kept ancestor (or becomes a root),
+    ``depth`` is its depth among the kept sends and ``duration_ms`` their
+    total. ``counts`` are filtered by signal and sender too, ``findings`` keep
+    those of the kept sends. Without any
     criterion the trace is returned unchanged.
     """
     if not (
