@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Where pyenv provides the interpreters, make 3.11 and 3.12 both visible to nox.
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
-.PHONY: test pytest browser lint docs matrix django-suite benchmark demo clean
+.PHONY: test pytest browser lint docs screenshots matrix django-suite benchmark demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+## screenshots: the docs' screenshots, taken by the browser test in
+## build/screenshots/ and copied to docs/_static/screenshots/
+screenshots: $(STAMP) browser
+	CI=true $(BIN)/pytest tests/test_browser.py -q
+	cp build/screenshots/panel.png build/screenshots/viewer.png docs/_static/screenshots/
+
 ## matrix: the suite on every supported Django line (4.2, 5.2, 6.1), and the
 ## panel on django-debug-toolbar 4.4, 5, 6 and 7 (8 is in the main run)
 matrix: $(STAMP)
@@ -49,11 +55,12 @@ django-suite: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 
-## demo: the testproject on http://127.0.0.1:8000/, with its demo data
+## demo: the testproject on http://127.0.0.1:8000/, with its demo data, and
+## the worker of its background tasks beside it (Ctrl-C stops both)
 demo: $(STAMP)
 	cd testproject && ../$(BIN)/python manage.py migrate --noinput
 	cd testproject && ../$(BIN)/python manage.py load_demo
-	cd testproject && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+	cd testproject && ../$(BIN)/python demo.py 127.0.0.1:8000
 
 clean:
-	rm -rf $(VENV) .nox .django-suite docs/_build
+	rm -rf $(VENV) .nox .django-suite docs/_build build

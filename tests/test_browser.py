@@ -6,8 +6,9 @@ with a nested send, a slow receiver and an error send_robust swallowed),
 opens the toolbar's Signal trace panel on that request, finds the sends,
 expands one and filters the list; then it opens a page whose signal carries
 markup and checks that nothing ran. Bought as anyone buys, the redirect
-followed, the product page's panel shows what the purchase fired. The
-screenshots it saves are the docs' (docs/_static/screenshots/).
+followed, the product page's panel shows what the purchase fired. It
+saves screenshots to build/screenshots/ (never to a tracked file): ``make
+screenshots`` copies them to the docs' docs/_static/screenshots/.
 
 The suite's own views (tests/urls.py) are served from this process for the
 large and deep traces: the viewer's filter finds a send at the end of
@@ -51,7 +52,8 @@ except ImportError:  # the browser fixture skips then, or fails under CI
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTPROJECT = ROOT / "testproject"
-SCREENSHOTS = ROOT / "docs" / "_static" / "screenshots"
+#: Where the screenshots go; ``make screenshots`` copies them into the docs.
+SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -615,9 +615,12 @@ def test_djangos_own_receivers_are_summed_up_under_migrate(settings: Any) -> Non
     with signaltrace.capture() as trace:
         call_command("migrate", verbosity=0, stdout=StringIO())
 
-    # Every receiver call is slow: Django's are summed up in one finding, the
-    # demo project's (core.receivers) are flagged one by one.
-    summary, *project = trace.findings
+    # Every receiver call is slow: Django's are summed up in one finding per
+    # code (Django 4.2's create_permissions also repeats a query), the demo
+    # project's (core.receivers) are flagged one by one.
+    summaries = [f for f in trace.findings if f.code == "library-receivers"]
+    project = [f for f in trace.findings if f.code != "library-receivers"]
+    [summary] = [f for f in summaries if "slow-receiver findings" in f.message]
     djangos = [c for e in trace.events for c in e.receivers if c.name[:7] == "django."]
     assert summary.code == "library-receivers"
     assert summary.message.startswith(

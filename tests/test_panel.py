@@ -3,7 +3,9 @@
 A request goes through the toolbar's middleware; its panel is then loaded back
 from the toolbar's store, as the browser loads it when the panel is opened,
 and its content is checked, valid HTML included. Every store class, with
-``RENDER_PANELS`` on and off, the History panel's read-back and ASGI.
+``RENDER_PANELS`` on and off, the History panel's read-back and ASGI, on
+each django-debug-toolbar line as far as it has them (:mod:`tests.toolbar_compat`
+tells the lines apart).
 
 This module is also the URLconf of its tests: the toolbar's URLs, the views
 of ``tests.urls`` and a few views of its own.
@@ -20,7 +22,6 @@ from typing import Any
 
 import html5lib
 import pytest
-from debug_toolbar.store import get_store
 from debug_toolbar.toolbar import DebugToolbar
 from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_save
@@ -32,6 +33,7 @@ from django.urls import include, path
 from signaltrace import install, request_scope
 from signaltrace.history import history
 from signaltrace.panels import REDIRECT_COOKIE, SignalTracePanel
+from tests import toolbar_compat as compat
 from tests import urls as test_urls
 from tests.app.views import marker_sent, unheard
 from tests.test_views import assert_flat_and_well_formed, rows_in
@@ -45,10 +47,11 @@ PANELS = [
     "debug_toolbar.panels.signals.SignalsPanel",
     "signaltrace.panels.SignalTracePanel",
 ]
-STORES = [
-    "debug_toolbar.store.MemoryStore",
-    "debug_toolbar.store.DatabaseStore",
-    "debug_toolbar.store.CacheStore",
+STORES = compat.STORES
+#: Panels loaded when opened, and rendered into the page.
+RENDER_PANELS = [
+    pytest.param(False, id="lazy"),
+    pytest.param(True, id="rendered", marks=compat.keeps_rendered_requests),
 ]
 SCRIPT = "<script>window.__xss = 1</script>"
 REQUEST_STARTED = 'title="django.core.signals.request_started"'
@@ -100,13 +103,11 @@ def toolbar_settings(settings: Any) -> Iterator[Any]:
         *settings.MIDDLEWARE,
     ]
     settings.DEBUG_TOOLBAR_PANELS = PANELS
-    settings.DEBUG_TOOLBAR_CONFIG = {
-        "TOOLBAR_STORE_CLASS": "debug_toolbar.store.MemoryStore"
-    }
+    use_store(settings, compat.MEMORY_STORE)
     yield settings
     request_scope.stop_request_tracing()
     history.clear()
-    get_store().clear()
+    compat.clear_store()
 
 
 @pytest.fixture
@@ -128,19 +129,30 @@ def toolbars() -> Iterator[list[DebugToolbar]]:
     DebugToolbar._created.disconnect(collect)
 
 
-def use_store(settings: Any, store: str, *, render_panels: bool = False) -> None:
+def use_store(
+    settings: Any, store: str, *, render_panels: bool = False, **config: Any
+) -> None:
+    """The toolbar's configuration: a store, panels loaded when opened or not.
+
+    ``RENDER_PANELS`` is always given: before 6 the toolbar's default follows
+    ``wsgi.multiprocess``, which Django's test client sets.
+    """
     settings.DEBUG_TOOLBAR_CONFIG = {
         "TOOLBAR_STORE_CLASS": store,
         "RENDER_PANELS": render_panels,
+        **config,
     }
 
 
-def stored_panel(request_id: str) -> SignalTracePanel:
+def stored_panel(toolbar: DebugToolbar) -> SignalTracePanel:
     """The panel as the toolbar loads it when it is opened: from the store."""
-    toolbar = DebugToolbar.fetch(request_id, PANEL)
-    assert toolbar is not None, f"request {request_id} is not in the store"
-    panel: SignalTracePanel = toolbar.get_panel_by_id(PANEL)
+    panel: SignalTracePanel = compat.stored_panel(compat.request_id(toolbar), PANEL)
     return panel
+
+
+def stored_stats(toolbar: DebugToolbar) -> dict[str, Any]:
+    """What the panel stored for the request, as the store gives it back."""
+    return compat.stored_stats(compat.request_id(toolbar), PANEL)
 
 
 def assert_valid_html(content: str) -> None:
@@ -198,7 +210,7 @@ def signals_of(stats: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.usefixtures("ready")
-@pytest.mark.parametrize("render_panels", [False, True], ids=["lazy", "rendered"])
+@pytest.mark.parametrize("render_panels", RENDER_PANELS)
 @pytest.mark.parametrize("store", STORES, ids=lambda path: path.rpartition(".")[2])
 def test_stored_panel_shows_the_whole_request(
     client: Client,
@@ -211,7 +223,7 @@ def test_stored_panel_shows_the_whole_request(
 
     client.get("/page/")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     assert_valid_html(content)
     names = [send["name"] for send in sends_in(content) if send["depth"] == 0]
     assert names[0] == "request_started"
@@ -225,8 +237,7 @@ def test_stats_are_json_safe_and_survive_the_store(
 ) -> None:
     client.get("/page/")
 
-    toolbar = toolbars[-1]
-    stored = get_store().panel(toolbar.request_id, PANEL)
+    stored = stored_stats(toolbars[-1])
     assert json.loads(json.dumps(stored)) == stored
     assert stored["complete"] is True
     assert stored["trace"]["events"][-1]["signal"] == (
@@ -240,7 +251,7 @@ def test_nav_subtitle_sums_up_sends_receivers_time_and_errors(
 ) -> None:
     client.get("/page/")
 
-    subtitle = stored_panel(toolbars[-1].request_id).nav_subtitle
+    subtitle = stored_panel(toolbars[-1]).nav_subtitle
     assert re.fullmatch(SUBTITLE + " · 1\xa0error", subtitle), subtitle
 
 
@@ -270,7 +281,7 @@ def test_the_toolbar_in_the_page_shows_the_subtitle(client: Client) -> None:
 def test_panels_rendered_into_the_page_say_request_finished_is_missing(
     client: Client, settings: Any
 ) -> None:
-    use_store(settings, "debug_toolbar.store.MemoryStore", render_panels=True)
+    use_store(settings, compat.MEMORY_STORE, render_panels=True)
 
     html = client.get("/page/").content.decode()
 
@@ -285,7 +296,7 @@ def test_lazily_loaded_panel_does_not_say_anything_is_missing(
 ) -> None:
     client.get("/page/")
 
-    assert "st-incomplete" not in stored_panel(toolbars[-1].request_id).content
+    assert "st-incomplete" not in stored_panel(toolbars[-1]).content
 
 
 @pytest.mark.usefixtures("ready")
@@ -296,7 +307,7 @@ def test_waterfall_indents_sends_under_the_send_that_made_them(
 
     depths = {
         send["name"]: send["depth"]
-        for send in sends_in(stored_panel(toolbars[-1].request_id).content)
+        for send in sends_in(stored_panel(toolbars[-1]).content)
         if send["name"].startswith(("request_", "outer_", "inner_"))
     }
     assert depths == {
@@ -313,7 +324,7 @@ def test_bars_lie_on_the_request_timeline_in_start_order(
 ) -> None:
     client.get("/page/")
 
-    sends = sends_in(stored_panel(toolbars[-1].request_id).content)
+    sends = sends_in(stored_panel(toolbars[-1]).content)
     starts = [send["x"] for send in sends]
     assert starts == sorted(starts)
     assert sends[0]["name"] == "request_started"  # it opens the trace
@@ -328,7 +339,7 @@ def test_details_show_kwargs_receivers_and_their_outcome(
 ) -> None:
     client.get("/page/?marker=blue")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     for text in (
         "<dt>marker</dt><dd><code>blue</code></dd>",
         "tests.app.views.on_marker",
@@ -345,7 +356,7 @@ def test_errors_send_robust_swallowed_are_highlighted(
 ) -> None:
     client.get("/page/")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     assert "Raised AuditDown: the audit log is down (caught by send_robust)" in content
     [row] = re.findall(r'<li class="st-send [^"]*\bst-failed\b[^>]*>', content)
     assert "audited" in row
@@ -358,7 +369,7 @@ def test_summary_groups_sends_by_signal_and_sender_with_the_counted_ones(
 ) -> None:
     client.get("/page/")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     # Long dotted names may break after their dots (<wbr>), nowhere else.
     groups = content[content.index('class="st-groups"') :].replace("<wbr>", "")
     row = re.search(r"<code>tests\.app\.views\.unheard</code>.*?</tr>", groups, re.S)
@@ -373,7 +384,7 @@ def test_stack_shows_where_the_send_came_from_without_hidden_modules(
 ) -> None:
     client.get("/page/")
 
-    stored = get_store().panel(toolbars[-1].request_id, PANEL)
+    stored = stored_stats(toolbars[-1])
     marker = next(
         event
         for event in stored["trace"]["events"]
@@ -388,7 +399,7 @@ def test_stack_shows_where_the_send_came_from_without_hidden_modules(
         module.startswith(("debug_toolbar", "django.core.handlers", "signaltrace"))
         for module in modules
     )
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     assert '<span class="djdt-func">page</span>' in content
 
 
@@ -396,14 +407,11 @@ def test_stack_shows_where_the_send_came_from_without_hidden_modules(
 def test_no_stacks_when_the_toolbar_turns_stack_traces_off(
     client: Client, settings: Any, toolbars: list[DebugToolbar]
 ) -> None:
-    settings.DEBUG_TOOLBAR_CONFIG = {
-        "TOOLBAR_STORE_CLASS": "debug_toolbar.store.MemoryStore",
-        "ENABLE_STACKTRACES": False,
-    }
+    use_store(settings, compat.MEMORY_STORE, ENABLE_STACKTRACES=False)
 
     client.get("/page/")
 
-    stored = get_store().panel(toolbars[-1].request_id, PANEL)
+    stored = stored_stats(toolbars[-1])
     assert all(event["stack"] is None for event in stored["trace"]["events"])
 
 
@@ -413,8 +421,8 @@ def test_sends_the_toolbar_makes_for_its_own_panels_are_stored_but_not_shown(
 ) -> None:
     client.get("/page/")  # its toolbar renders templates: template_rendered
 
-    [request_id] = get_store().request_ids()  # MemoryStore, one request
-    stored = get_store().panel(request_id, PANEL)
+    [request_id] = compat.stored_request_ids()  # one request
+    stored = compat.stored_stats(request_id, PANEL)
     trace = stored["trace"]
     sends = [event["signal"] for event in trace["events"]]
     sends += [
@@ -435,7 +443,7 @@ def test_sends_the_toolbar_makes_for_its_own_panels_are_stored_but_not_shown(
         "_created",
     }
     assert not any(signal.startswith("<unnamed") for signal in sends)
-    content = stored_panel(request_id).content
+    content = compat.stored_panel(request_id, PANEL).content
     shown = {send["name"] for send in sends_in(content)}
     assert not {"template_rendered", "_created"} & shown
     assert "DebugToolbar" not in content[content.index('class="st-groups"') :]
@@ -450,19 +458,29 @@ def test_sends_the_toolbar_makes_for_its_own_panels_are_stored_but_not_shown(
 
 @pytest.mark.usefixtures("ready")
 @pytest.mark.parametrize("render_panels", [False, True], ids=["lazy", "rendered"])
-def test_kwargs_holding_html_show_as_text(
+def test_kwargs_holding_html_show_as_text_in_the_page(
+    client: Client, settings: Any, render_panels: bool
+) -> None:
+    use_store(settings, compat.MEMORY_STORE, render_panels=render_panels)
+
+    html = client.get("/page/", {"marker": SCRIPT}).content.decode()
+
+    assert SCRIPT not in html
+    if render_panels:  # the panel's content is in the page
+        assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html
+
+
+@pytest.mark.usefixtures("ready")
+@pytest.mark.parametrize("render_panels", RENDER_PANELS)
+def test_kwargs_holding_html_show_as_text_in_the_stored_panel(
     client: Client, settings: Any, toolbars: list[DebugToolbar], render_panels: bool
 ) -> None:
-    use_store(settings, "debug_toolbar.store.MemoryStore", render_panels=render_panels)
+    use_store(settings, compat.MEMORY_STORE, render_panels=render_panels)
 
-    response = client.get("/page/", {"marker": SCRIPT})
+    client.get("/page/", {"marker": SCRIPT})
 
-    for html in (
-        response.content.decode(),
-        stored_panel(toolbars[-1].request_id).content,
-    ):
-        assert SCRIPT not in html
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
+    assert SCRIPT not in content
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in content
 
 
@@ -472,7 +490,7 @@ def test_content_has_no_inline_script_or_style(
 ) -> None:
     client.get("/page/")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     assert "<script" not in content
     assert "<style" not in content
     assert " style=" not in content
@@ -493,18 +511,13 @@ def test_history_panel_reads_back_the_finished_trace(
     client: Client, toolbars: list[DebugToolbar]
 ) -> None:
     client.get("/page/")
-    request_id = toolbars[-1].request_id
+    request_id = compat.request_id(toolbars[-1])
     client.get("/hello/")  # the History panel then switches back to /page/
 
-    sidebar = client.get(
-        "/__debug__/history_sidebar/",
-        {"request_id": request_id, "exclude_history": True},
-    ).json()
-    rendered = client.get(
-        "/__debug__/render_panel/", {"request_id": request_id, "panel_id": PANEL}
-    ).json()
+    sidebar = compat.history_sidebar(client, request_id)
+    rendered = compat.render_panel(client, request_id, PANEL)
 
-    stored = get_store().panel(request_id, PANEL)
+    stored = compat.stored_stats(request_id, PANEL)
     assert f"<small>{stored['sends']}\xa0sends · " in sidebar[PANEL]["button"]
     assert REQUEST_FINISHED in rendered["content"]
     assert rendered["scripts"] == ["/static/signaltrace/panel.js"]
@@ -523,13 +536,13 @@ def test_panel_and_middleware_each_get_the_finished_trace(
 
     response = client.get("/page/")
 
-    assert REQUEST_FINISHED in stored_panel(toolbars[-1].request_id).content
+    assert REQUEST_FINISHED in stored_panel(toolbars[-1]).content
     assert ("X-Signaltrace-Id" in response.headers) is with_middleware
     assert len(history.entries()) == (1 if with_middleware else 0)
 
 
 @pytest.mark.parametrize(
-    "store", ["debug_toolbar.store.MemoryStore", "debug_toolbar.store.CacheStore"]
+    "store", [store for store in STORES if store != compat.DATABASE_STORE]
 )
 @pytest.mark.usefixtures("ready")
 def test_panel_works_under_asgi(
@@ -543,7 +556,7 @@ def test_panel_works_under_asgi(
 
     asyncio.run(get())
 
-    panel = stored_panel(toolbars[-1].request_id)
+    panel = stored_panel(toolbars[-1])
     names = [send["name"] for send in sends_in(panel.content)]
     assert names[0] == "request_started"
     assert names.count("marker_sent") == 3
@@ -556,7 +569,7 @@ def test_without_request_tracing_the_panel_records_the_middle_of_the_request(
 ) -> None:
     client.get("/page/")  # SignalTracePanel.ready() never ran
 
-    stored = get_store().panel(toolbars[-1].request_id, PANEL)
+    stored = stored_stats(toolbars[-1])
     names = [event["signal"].rpartition(".")[2] for event in stored["trace"]["events"]]
     assert "marker_sent" in names
     assert "request_started" not in names
@@ -591,9 +604,10 @@ def test_panel_built_by_hand_stores_the_trace_again_when_the_request_finishes() 
     response = panel.process_request(request)
     panel.disable_instrumentation()
     panel.generate_stats(request, response)
-    before = get_store().panel(toolbar.request_id, PANEL)
+    compat.store(toolbar)  # as the middleware's render_toolbar() does
+    before = stored_stats(toolbar)
     request_finished.send(sender=None)
-    after = get_store().panel(toolbar.request_id, PANEL)
+    after = stored_stats(toolbar)
 
     # Stored whole at generate_stats, and again, finished, at request_finished;
     # both count the sends before the response, as the sidebar did.
@@ -601,9 +615,7 @@ def test_panel_built_by_hand_stores_the_trace_again_when_the_request_finishes() 
     assert REQUEST_FINISHED_SIGNAL not in signals_of(before)
     assert (after["sends"], after["complete"]) == (2, True)
     assert REQUEST_FINISHED_SIGNAL in signals_of(after)
-    reloaded = stored_panel(toolbar.request_id)
-    assert reloaded.from_store
-    assert REQUEST_FINISHED in reloaded.content
+    assert REQUEST_FINISHED in stored_panel(toolbar).content
 
 
 # ------------------------------------------------ one count on every surface
@@ -677,7 +689,7 @@ def test_every_surface_counts_the_same_sends_and_receiver_calls(
     [toolbar] = toolbars
     trace_id = response.headers["X-Signaltrace-Id"]
 
-    panel = stored_panel(toolbar.request_id)
+    panel = stored_panel(toolbar)
     detail = client.get(response.headers["X-Signaltrace-Url"]).content.decode()
     surfaces = {
         "sidebar in the page": subtitle_counts(
@@ -715,18 +727,19 @@ def audit_every_save(sender: object, **kwargs: object) -> None:
     """A receiver of every model's post_save, as audit logs connect one."""
 
 
+@compat.needs_stores
 @pytest.mark.usefixtures("ready", "with_middleware")
 def test_the_toolbars_database_store_saves_are_not_counted(
     client: Client, settings: Any, toolbars: list[DebugToolbar]
 ) -> None:
-    use_store(settings, "debug_toolbar.store.DatabaseStore")
+    use_store(settings, compat.DATABASE_STORE)
     post_save.connect(audit_every_save)
     try:
         response = client.get("/later/")
     finally:
         post_save.disconnect(audit_every_save)
 
-    panel = stored_panel(toolbars[0].request_id)
+    panel = stored_panel(toolbars[0])
     assert subtitle_counts(panel.nav_subtitle) == subtitle_counts(
         sidebar_in_page(response.content.decode())
     )
@@ -758,7 +771,7 @@ def test_a_send_from_a_middleware_above_the_toolbar_is_counted_the_same(
     response = client.get("/page/")
 
     in_page = subtitle_counts(sidebar_in_page(response.content.decode()))
-    assert subtitle_counts(stored_panel(toolbars[0].request_id).nav_subtitle) == in_page
+    assert subtitle_counts(stored_panel(toolbars[0]).nav_subtitle) == in_page
     entry = history.get(response.headers["X-Signaltrace-Id"])
     assert entry is not None
     assert (entry.sends, entry.receiver_calls) == in_page
@@ -793,7 +806,7 @@ def lines_of(previous: str) -> list[tuple[int, str]]:
 
 
 @pytest.mark.usefixtures("ready")
-@pytest.mark.parametrize("render_panels", [False, True], ids=["lazy", "rendered"])
+@pytest.mark.parametrize("render_panels", RENDER_PANELS)
 @pytest.mark.parametrize("store", STORES, ids=lambda path: path.rpartition(".")[2])
 def test_the_page_after_a_redirect_shows_the_sends_of_the_request_before(
     client: Client,
@@ -807,8 +820,8 @@ def test_the_page_after_a_redirect_shows_the_sends_of_the_request_before(
     response = post_and_follow(client)
 
     posted, followed = toolbars
-    sends, calls = subtitle_counts(stored_panel(posted.request_id).nav_subtitle)
-    content = stored_panel(followed.request_id).content
+    sends, calls = subtitle_counts(stored_panel(posted).nav_subtitle)
+    content = stored_panel(followed).content
     assert_valid_html(content)
     previous = previous_section(content)
     assert (
@@ -842,9 +855,7 @@ def test_the_stats_say_which_request_they_are_and_which_led_to_it(
 ) -> None:
     post_and_follow(client)
 
-    posted, followed = (
-        get_store().panel(toolbar.request_id, PANEL) for toolbar in toolbars
-    )
+    posted, followed = (stored_stats(toolbar) for toolbar in toolbars)
     assert (posted["method"], posted["path"], posted["status"]) == (
         "POST",
         "/post-redirect/",
@@ -856,7 +867,7 @@ def test_the_stats_say_which_request_they_are_and_which_led_to_it(
         "/page/",
         200,
     )
-    assert followed["redirected_from"] == toolbars[0].request_id
+    assert followed["redirected_from"] == compat.request_id(toolbars[0])
 
 
 @pytest.mark.usefixtures("ready")
@@ -866,7 +877,7 @@ def test_a_redirect_names_its_request_in_a_short_lived_cookie(
     response = client.post("/post-redirect/", {"next": "/page/"})
 
     cookie = response.cookies[REDIRECT_COOKIE]
-    assert cookie.value == toolbars[0].request_id
+    assert cookie.value == compat.request_id(toolbars[0])
     assert (cookie["max-age"], cookie["httponly"], cookie["samesite"]) == (
         60,
         True,
@@ -883,7 +894,7 @@ def test_the_page_after_the_redirect_clears_the_cookie(
     assert response.cookies[REDIRECT_COOKIE].value == ""
     assert response.cookies[REDIRECT_COOKIE]["max-age"] == 0
     client.get("/page/")
-    later = stored_panel(toolbars[-1].request_id)
+    later = stored_panel(toolbars[-1])
     assert later.get_stats()["redirected_from"] is None
     assert "Redirected here" not in later.content
 
@@ -901,7 +912,7 @@ def test_a_cookie_naming_no_stored_request_is_ignored(
 
     response = client.get("/page/")
 
-    content = stored_panel(toolbars[-1].request_id).content
+    content = stored_panel(toolbars[-1]).content
     assert_valid_html(content)
     assert "Redirected here" not in content
     assert "alert(1)" not in content
@@ -917,7 +928,7 @@ def test_a_chain_150_sends_deep_renders_as_flat_rows_in_the_panel(
 ) -> None:
     client.get("/chain/150/")
 
-    content = stored_panel(toolbars[0].request_id).content
+    content = stored_panel(toolbars[0]).content
     assert_valid_html(content)
     rows = assert_flat_and_well_formed(content)
     chain = [row for row in rows if row["name"] == "chain_sent"]
@@ -935,7 +946,7 @@ def test_ten_thousand_sends_render_in_the_panel(
 
     client.get("/haystack/", {"sends": 10_000})
 
-    panel = stored_panel(toolbars[0].request_id)
+    panel = stored_panel(toolbars[0])
     rows = assert_flat_and_well_formed(panel.content)
     assert [row["id"] for row in rows] == [f"st-send-{row}" for row in range(len(rows))]
     assert sum(1 for row in rows if row["name"] == "marker_sent") == 10_000

@@ -146,6 +146,20 @@ def test_the_home_page_lists_the_twelve_scenarios(client: Client) -> None:
         assert escape(scenario.title) in response.content.decode()
 
 
+def test_the_home_page_says_where_a_redirect_s_sends_are(client: Client) -> None:
+    page = client.get("/").content.decode()
+
+    assert "Redirected here from POST" in page
+
+
+def test_the_api_command_points_at_the_site_as_it_was_reached() -> None:
+    page = Client(HTTP_HOST="demo.example:8123").get("/")
+
+    content = page.content.decode()
+    assert "http://demo.example:8123/api/orders/" in content
+    assert "127.0.0.1:8000" not in content
+
+
 def test_every_page_the_home_page_links_to_answers() -> None:
     client = Client(raise_request_exception=False)
     for scenario in SCENARIOS:

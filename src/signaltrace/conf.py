@@ -125,13 +125,19 @@ def get_config() -> Config:
     """Return the current configuration: defaults updated by ``settings.SIGNALTRACE``.
 
     Works without configured Django settings (defaults are used then), so
-    ``capture()`` can trace plain ``Signal`` objects in any program.
+    ``capture()`` can trace plain ``Signal`` objects in any program. The
+    result is kept for as long as the ``SIGNALTRACE`` value is the same
+    object: ``override_settings`` and assigning a new dict take effect at
+    once, changing the dict in place does not.
     """
     from django.conf import settings
 
     if not settings.configured:
         return DEFAULTS
-    user = getattr(settings, "SIGNALTRACE", None) or {}
+    user = getattr(settings, "SIGNALTRACE", None) or _UNSET
+    cached = _last
+    if cached is not None and cached[0] is user:
+        return cached[1]
     unknown = set(user) - _KEYS
     if unknown:
         from django.core.exceptions import ImproperlyConfigured
@@ -140,4 +146,17 @@ def get_config() -> Config:
             f"Unknown SIGNALTRACE keys: {', '.join(sorted(unknown))}. "
             f"Known keys: {', '.join(sorted(_KEYS))}."
         )
-    return replace(DEFAULTS, **user) if user else DEFAULTS
+    config = replace(DEFAULTS, **user) if user else DEFAULTS
+    _remember(user, config)
+    return config
+
+
+#: The last ``SIGNALTRACE`` value read and its Config (see get_config()).
+_last: tuple[Any, Config] | None = None
+#: What an unset (or empty) ``SIGNALTRACE`` reads as: one object, cached.
+_UNSET: dict[str, Any] = {}
+
+
+def _remember(user: Any, config: Config) -> None:
+    global _last
+    _last = (user, config)

@@ -590,15 +590,18 @@ def _location(frame: FrameType | None) -> tuple[CodeType, int] | None:
     script that started the program (``manage.py``: the line of every
     command's sends); else the first frame of an installed package (a
     third-party app sending); else the frame that called the send method
-    (Django's, for the signals Django sends itself). Given as the frame's code
+    (Django's, for the signals Django sends itself), past any frame of
+    signaltrace's own (a wrapper around the send). Given as the frame's code
     and last instruction, from which :attr:`SignalEvent.location` works out
     the line when it is read.
     """
-    first = frame
+    first = None  # the caller of the send method, past signaltrace's frames
     package = None
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
+        if first is None and not filename.startswith(_OWN_DIR):
+            first = frame
         kind = _origins.get(filename) or _origins.setdefault(filename, origin(filename))
         if kind == "project":
             if (

@@ -40,6 +40,7 @@ __all__ = [
     "get_store",
     "history",
     "keep",
+    "report",
 ]
 
 #: What a trace is of: an HTTP request (the middleware), a management command
@@ -442,6 +443,61 @@ def get_store() -> HistoryStore:
                 )
                 store = _stores[name] = import_string(path)()
     return store
+
+
+def report(entry: HistoryEntry) -> None:
+    """Hand a finished trace on: to the history and to the ``signaltrace`` log.
+
+    The one way requests (the middleware), tasks and commands go: kept in the
+    configured store unless ``HISTORY_SIZE`` is 0; logged as one ``INFO``
+    record (``signal_trace``: the trace's ``to_dict()``, ``signal_trace_id``,
+    and ``signal_task_id`` for a task) and, with ``DEBUG`` on, one record per
+    send (``signal_event``), indented by nesting. With neither wanted, the
+    trace is never converted.
+    """
+    config = entry.trace.config if entry.trace is not None else get_config()
+    if config.HISTORY_SIZE:
+        keep(entry)
+    if logger.isEnabledFor(logging.INFO):
+        _log(entry)
+
+
+def _log(entry: HistoryEntry) -> None:
+    data = entry.to_dict()
+    if entry.kind == "request":
+        about = f"{entry.method} {entry.path} {_or_dash(entry.status)}"
+    else:
+        about = f"{entry.kind} {entry.name} {_or_dash(entry.outcome)}"
+    extra: dict[str, Any] = {"signal_trace": data["trace"], "signal_trace_id": entry.id}
+    if entry.task_id is not None:
+        extra["signal_task_id"] = entry.task_id
+    logger.info(
+        "%s: sends=%d receiver_calls=%d errors=%d signal_ms=%.3f",
+        about,
+        data["sends"],
+        data["receiver_calls"],
+        data["errors"],
+        data["signal_ms"],
+        extra=extra,
+    )
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    for event in data["trace"]["events"]:
+        logger.debug(
+            "%s%s sender=%s method=%s receiver_calls=%d errors=%d duration_ms=%.3f",
+            "  " * event["depth"],
+            event["signal"],
+            event["sender"],
+            event["method"],
+            len(event["receivers"]),
+            sum(1 for call in event["receivers"] if call["error"]),
+            event["duration_ms"],
+            extra={"signal_event": event, "signal_trace_id": entry.id},
+        )
+
+
+def _or_dash(value: object) -> object:
+    return "-" if value is None else value
 
 
 def keep(entry: HistoryEntry) -> None:

@@ -14,6 +14,10 @@ Django every send goes through Django's own method, its receivers called
 through proxies: correct, slower, and ``manage.py check`` says so once
 (``signaltrace.I001``). To add a Django release, run both on it, then add
 what :func:`fingerprints` prints there.
+
+A *scope* (:func:`set_scope`) may wrap each send wrapper once more: the
+OpenTelemetry export (:mod:`signaltrace.opentelemetry`) opens a trace of its
+own around a send that way, without this module or the recorder knowing it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "fingerprints",
     "is_installed",
     "release",
+    "set_scope",
 ]
 
 #: Fingerprints of Django's methods that the fast path was verified against:
@@ -67,10 +72,16 @@ _FINGERPRINTED = {
     "send_robust": ("send_robust", "_log_robust_failure"),
 }
 
+#: Takes a send wrapper, returns the method to put on ``Signal`` in its place.
+Scope = Callable[[Callable[..., Any]], Callable[..., Any]]
+
 _lock = threading.Lock()
 _users = 0
 _originals: dict[str, Any] = {}
 _wrappers: dict[str, Any] = {}
+#: What wraps each send wrapper (see set_scope()); None: the wrappers go on as
+#: they are.
+_scope: Scope | None = None
 
 
 def acquire() -> None:
@@ -91,6 +102,22 @@ def release() -> None:
         _users -= 1
         if _users == 0:
             _uninstall()
+
+
+def set_scope(scope: Scope | None) -> None:
+    """Put ``scope(wrapper)`` on ``Signal`` for each send method from now on.
+
+    *scope* gets the recorder's wrapper of ``send``, ``send_robust``,
+    ``asend`` or ``asend_robust`` (``functools.wraps`` of Django's method, so
+    ``__wrapped__`` is that method) and returns the function to install in its
+    place; None installs the wrappers alone again. Takes effect at once when
+    the wrappers are on.
+    """
+    global _scope
+    with _lock:
+        _scope = scope
+        if _originals:
+            _put_on(_wrappers_of(tuple(_originals.items()), fast_path(), scope))
 
 
 def is_installed() -> bool:
@@ -155,18 +182,33 @@ def _install() -> None:
         original = Signal.__dict__.get(name)
         if original is not None:  # Django 4.2 has no asend/asend_robust.
             _originals[name] = original
-    _wrappers.update(_wrappers_of(tuple(_originals.items()), fast_path()))
-    for name, wrapper in _wrappers.items():
-        setattr(Signal, name, wrapper)
+    _put_on(_wrappers_of(tuple(_originals.items()), fast_path(), _scope))
     queries.start(current_call)
+
+
+def _put_on(wrappers: dict[str, Any]) -> None:
+    """Make *wrappers* ``Signal``'s methods, in place of Django's or ours."""
+    for name, wrapper in wrappers.items():
+        # As in _uninstall(): a method another tool wrapped after us is left.
+        if name not in _wrappers or Signal.__dict__.get(name) is _wrappers[name]:
+            setattr(Signal, name, wrapper)
+    _wrappers.clear()
+    _wrappers.update(wrappers)
 
 
 @functools.lru_cache(maxsize=4)
 def _wrappers_of(
-    originals: tuple[tuple[str, Any], ...], direct: frozenset[str]
+    originals: tuple[tuple[str, Any], ...],
+    direct: frozenset[str],
+    scope: Scope | None,
 ) -> dict[str, Any]:
     """The wrappers of these methods, made once: a request installs them anew."""
-    return dispatch.make_wrappers(dict(originals), direct)
+    wrappers = dispatch.make_wrappers(dict(originals), direct)
+    if scope is not None:
+        for name in dispatch.SEND_METHODS:
+            if name in wrappers:
+                wrappers[name] = scope(wrappers[name])
+    return wrappers
 
 
 def _uninstall() -> None:

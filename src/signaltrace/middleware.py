@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, cast
+from typing import cast
 from uuid import uuid4
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -45,7 +45,7 @@ from django.urls import NoReverseMatch, reverse
 from signaltrace import redirects, request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.conf import get_config
-from signaltrace.history import HistoryEntry, keep
+from signaltrace.history import HistoryEntry, report
 
 __all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
 
@@ -215,48 +215,15 @@ def _keep(trace: SignalTrace) -> None:
     # files, for one, are served by a handler that skips the middleware.
     if info is None or not info.kept:
         return
-    config = trace.config
-    log_info = logger.isEnabledFor(logging.INFO)
-    if not config.HISTORY_SIZE and not log_info:
+    if not trace.config.HISTORY_SIZE and not logger.isEnabledFor(logging.INFO):
         return
-    entry = HistoryEntry(
-        trace,
-        trace_id=info.id,
-        method=info.method,
-        path=info.path,
-        status=info.status,
-        redirected_from=info.redirected_from,
-    )
-    if config.HISTORY_SIZE:
-        keep(entry)
-    if log_info:
-        data = entry.to_dict()
-        logger.info(
-            "%s %s %s: sends=%d receiver_calls=%d errors=%d signal_ms=%.3f",
-            entry.method,
-            entry.path,
-            entry.status if entry.status is not None else "-",
-            data["sends"],
-            data["receiver_calls"],
-            data["errors"],
-            data["signal_ms"],
-            extra={"signal_trace": data["trace"], "signal_trace_id": info.id},
+    report(
+        HistoryEntry(
+            trace,
+            trace_id=info.id,
+            method=info.method,
+            path=info.path,
+            status=info.status,
+            redirected_from=info.redirected_from,
         )
-        if logger.isEnabledFor(logging.DEBUG):
-            for event in data["trace"]["events"]:
-                _log_send(event, info.id)
-
-
-def _log_send(event: dict[str, Any], trace_id: str) -> None:
-    errors = sum(1 for call in event["receivers"] if call["error"])
-    logger.debug(
-        "%s%s sender=%s method=%s receiver_calls=%d errors=%d duration_ms=%.3f",
-        "  " * event["depth"],
-        event["signal"],
-        event["sender"],
-        event["method"],
-        len(event["receivers"]),
-        errors,
-        event["duration_ms"],
-        extra={"signal_event": event, "signal_trace_id": trace_id},
     )

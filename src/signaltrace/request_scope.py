@@ -4,10 +4,10 @@ A middleware cannot wrap a request in ``capture()``: Django's handlers send
 ``request_started`` before any middleware runs, and ``request_finished``
 after the middleware chain returned, when the server closes the response
 (for a streaming response, when the stream ends). So while request tracing is
-on, these two Signal instances get send methods of their own (instance
-attributes, shadowing the class's) that open and close the request's trace
-around the class-level send. No receiver is connected, so ``has_listeners()``
-and every trace stay as Django would have them.
+on, these two Signal instances get send methods of their own
+(:class:`signaltrace.scopes.SendBoundary`) that open and close the request's
+trace around the class-level send. No receiver is connected, so
+``has_listeners()`` and every trace stay as Django would have them.
 
 The wrappers on ``Signal`` are installed when a request starts and removed
 when the last request in flight finishes: between requests (management
@@ -18,17 +18,14 @@ and no query wrapper stays in a connection.
 from __future__ import annotations
 
 import contextvars
-import threading
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.core.signals import request_finished, request_started
-from django.dispatch import Signal
 
-from signaltrace import context, install
 from signaltrace.assertions import SignalTrace
-from signaltrace.capturing import end
-from signaltrace.conf import get_config
+from signaltrace.scopes import SendBoundary, Tracing
 
 __all__ = [
     "is_request_tracing",
@@ -41,16 +38,8 @@ __all__ = [
 _request_trace: contextvars.ContextVar[SignalTrace | None] = contextvars.ContextVar(
     "signaltrace_request_trace", default=None
 )
-#: Called with each finished request trace, in the order they were added (the
-#: middleware's history, the toolbar panel's store); empty while request
-#: tracing is off. A tuple, replaced rather than changed, so that a request
-#: finishing on another thread reads it without the lock.
-_on_request_finished: tuple[Callable[[SignalTrace], None], ...] = ()
-#: The instance attributes set on request_started and request_finished.
-_boundaries: list[tuple[Signal, str, Callable[..., Any]]] = []
-#: The requests in flight, each holding the wrappers installed (acquire()).
-_open: set[SignalTrace] = set()
-_lock = threading.Lock()
+#: The requests' traces: open while in flight, handed on when finished.
+_tracing = Tracing("request")
 
 
 def start_request_tracing(on_finish: Callable[[SignalTrace], None]) -> None:
@@ -70,20 +59,7 @@ def start_request_tracing(on_finish: Callable[[SignalTrace], None]) -> None:
     panel can each turn request tracing on, in any order, and both get every
     trace.
     """
-    global _on_request_finished
-    with _lock:
-        if on_finish in _on_request_finished:
-            return
-        first = not _on_request_finished
-        _on_request_finished = (*_on_request_finished, on_finish)
-        if not first:
-            return
-        for signal, opens in ((request_started, True), (request_finished, False)):
-            for name in ("send", "send_robust", "asend", "asend_robust"):
-                if hasattr(Signal, name):  # Django 4.2 has no asend/asend_robust.
-                    boundary = _make_boundary(signal, name, opens)
-                    setattr(signal, name, boundary)
-                    _boundaries.append((signal, name, boundary))
+    _tracing.start(on_finish, _BOUNDARIES)
 
 
 def stop_request_tracing() -> None:
@@ -92,23 +68,14 @@ def stop_request_tracing() -> None:
     The traces of requests still in flight are ended where they are, without
     being handed on: they record nothing more.
     """
-    global _on_request_finished
-    with _lock:
-        if not _on_request_finished:
-            return
-        _on_request_finished = ()
-        for signal, name, boundary in _boundaries:
-            if signal.__dict__.get(name) is boundary:
-                delattr(signal, name)
-        _boundaries.clear()
-        in_flight = list(_open)
-    for trace in in_flight:
-        _close(trace, hand_on=False)
+    _tracing.stop()
+    if _request_trace.get() is not None:
+        _request_trace.set(None)
 
 
 def is_request_tracing() -> bool:
     """Whether :func:`start_request_tracing` is in effect."""
-    return bool(_on_request_finished)
+    return _tracing.is_on
 
 
 def request_trace() -> SignalTrace | None:
@@ -116,85 +83,35 @@ def request_trace() -> SignalTrace | None:
     return _request_trace.get()
 
 
-def _make_boundary(signal: Signal, name: str, opens: bool) -> Callable[..., Any]:
-    """*signal*'s send method *name*, which opens or closes the request's trace.
-
-    The class-level method is looked up at each call, so that whatever wraps
-    ``Signal`` (the recorder, or another tool after it) still runs.
-    """
-    if name.startswith("a"):
-
-        async def async_boundary(sender: object, **named: Any) -> Any:
-            if opens:
-                _open_trace()
-                return await getattr(type(signal), name)(signal, sender, **named)
-            trace = _closing_trace()
-            try:
-                return await getattr(type(signal), name)(signal, sender, **named)
-            finally:
-                if trace is not None:
-                    _close(trace, hand_on=True)
-
-        return async_boundary
-
-    def boundary(sender: object, **named: Any) -> Any:
-        if opens:
-            _open_trace()
-            return getattr(type(signal), name)(signal, sender, **named)
-        trace = _closing_trace()
-        try:
-            return getattr(type(signal), name)(signal, sender, **named)
-        finally:
-            if trace is not None:
-                _close(trace, hand_on=True)
-
-    return boundary
-
-
-def _open_trace() -> None:
+def _opening(sender: Any, named: dict[str, Any]) -> None:
     """At request_started: start the request's trace in the current context."""
     stale = _request_trace.get()
     if stale is not None:
         _close(stale, hand_on=True)
-    trace = SignalTrace(get_config())
     # Room is kept for request_finished: a request that sends more than
     # MAX_EVENTS signals still shows how it ended.
-    trace.max_events = max(trace.max_events - 1, 0)
-    with _lock:
-        if not _on_request_finished:  # stopped meanwhile
-            return
-        _open.add(trace)
-        install.acquire()
-    _request_trace.set(trace)
-    # Ended traces are left out: a capture that began before an earlier
-    # request_finished restores, when it exits, the stack it started with.
-    context.traces.set(
-        (*(t for t in context.traces.get() if t.ended_at is None), trace)
-    )
+    trace = _tracing.open(room=1)
+    if trace is not None:
+        _request_trace.set(trace)
 
 
-def _closing_trace() -> SignalTrace | None:
-    """At request_finished: the request's trace, made to record this last send."""
+def _closing(sender: Any, named: dict[str, Any]) -> Callable[[], None] | None:
+    """At request_finished: the request's trace records this last send, then
+    closes."""
     trace = _request_trace.get()
-    if trace is not None and trace.ended_at is None:
-        trace.max_events = trace.config.MAX_EVENTS  # the room kept for this send
-        active = context.traces.get()
-        if trace not in active:  # a capture exited in between and dropped it
-            context.traces.set((*active, trace))
-        return trace
-    return None
+    if trace is None or not _tracing.resume(trace):
+        return None
+    return functools.partial(_close, trace, hand_on=True)
 
 
 def _close(trace: SignalTrace, *, hand_on: bool) -> None:
     """End a request's trace, release the wrappers it held, and hand it on."""
     if _request_trace.get() is trace:
         _request_trace.set(None)
-    end(trace)
-    with _lock:
-        held = trace in _open
-        _open.discard(trace)
-        if held:
-            install.release()
-    if hand_on and held:
-        for on_finish in _on_request_finished:
-            on_finish(trace)
+    _tracing.close(trace, hand_on=hand_on)
+
+
+_BOUNDARIES = (
+    SendBoundary(request_started, _opening, "opening a request's trace"),
+    SendBoundary(request_finished, _closing, "closing a request's trace"),
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -13,13 +13,19 @@ class Scenario:
         title: what the visitor does.
         links: ``(label, URL name)`` pairs of the pages where it happens.
         look_for: one sentence on what the trace shows.
-        command: a command to run in a terminal for this scenario, if any.
+        command: a command to run in a terminal for this scenario, if any;
+            ``{site}`` stands for the site's address as the browser reached it
+            (see :meth:`for_site`).
     """
 
     title: str
     links: tuple[tuple[str, str], ...]
     look_for: str
     command: str = ""
+
+    def for_site(self, site: str) -> Scenario:
+        """This scenario with its command pointing at *site* (``http://host:port``)."""
+        return replace(self, command=self.command.replace("{site}", site))
 
 
 SCENARIOS = (
@@ -108,6 +114,6 @@ SCENARIOS = (
         "an order through the API fires the shop's signals.",
         "curl -i -X POST -H 'Content-Type: application/json' "
         """-d '{"product": "signal-mug", "quantity": 1}' """
-        "http://127.0.0.1:8000/api/orders/",
+        "{site}/api/orders/",
     ),
 )

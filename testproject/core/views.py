@@ -22,7 +22,10 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "core/home.html",
         {
-            "scenarios": SCENARIOS,
+            "scenarios": [
+                scenario.for_site(request.build_absolute_uri("/").rstrip("/"))
+                for scenario in SCENARIOS
+            ],
             "viewer_url": _viewer_url(),
             "demo_usernames": (ADMIN_USERNAME, *STUDENT_USERNAMES),
             "demo_password": DEMO_PASSWORD,

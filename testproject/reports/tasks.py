@@ -1,13 +1,19 @@
-"""The report build as a task of Django's tasks framework (Django 6.0+ only).
+"""The report build as a task of Django's tasks framework.
 
-Imported by :mod:`reports.background` only when ``django.tasks`` exists.
+``django.tasks`` on Django 6.0+, the ``django-tasks`` backport before;
+imported by :mod:`reports.background` only when one of them is installed.
 """
 
 from __future__ import annotations
 
-from django.tasks import task
+from importlib.util import find_spec
 
 from . import building
+
+if find_spec("django.tasks") is not None:
+    from django.tasks import task
+else:
+    from django_tasks import task
 
 
 @task

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .background import HAS_TASKS
+from .background import TASKS_FRAMEWORK, runs_on_a_worker
 from .models import Report
 
 
@@ -17,7 +17,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/report_list.html",
-        {"reports": Report.objects.all()[:20], "has_tasks": HAS_TASKS},
+        {
+            "reports": Report.objects.all()[:20],
+            "has_tasks": TASKS_FRAMEWORK is not None,
+            "on_a_worker": runs_on_a_worker(),
+        },
     )
 
 

@@ -60,10 +60,14 @@ if find_spec("debug_toolbar") is not None:
     INSTALLED_APPS.append("debug_toolbar")
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
     DEBUG_TOOLBAR_PANELS = list(PANELS_DEFAULTS)
-    # The signaltrace panel, once signaltrace ships it. The toolbar's own
+    # The signaltrace panel, once signaltrace ships it, near the top of the
+    # list, where a 900-pixel-high window still shows it. The toolbar's own
     # SignalsPanel stays: it lists what is connected, ours what fired.
     if find_spec("signaltrace.panels") is not None:
-        DEBUG_TOOLBAR_PANELS.append("signaltrace.panels.SignalTracePanel")
+        DEBUG_TOOLBAR_PANELS.insert(
+            DEBUG_TOOLBAR_PANELS.index("debug_toolbar.panels.timer.TimerPanel") + 1,
+            "signaltrace.panels.SignalTracePanel",
+        )
 
 # A trace per request for the viewer at /__signaltrace__/ (see urls.py), once
 # signaltrace ships the middleware. First, so that it sees every other one.
@@ -93,15 +97,39 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("SIGNALTRACE_DEMO_DB") or BASE_DIR / "db.sqlite3",
+        # runserver and the task worker write to the file side by side.
+        "OPTIONS": {"timeout": 20},
     }
 }
+if django.VERSION >= (5, 1):
+    # A write transaction takes the lock when it begins, not half-way.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 # Scenario 7 keeps rendered product pages here; one process, so local memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Scenario 10: Django's tasks framework (6.0+) runs tasks in-process at once.
-if find_spec("django.tasks") is not None:
+# Scenario 10: the report build is a task of Django's tasks framework
+# (django.tasks on 6.0+, the django-tasks backport before). With
+# django-tasks-db (the dev extra) it runs on a worker process, `manage.py
+# db_worker`, which `make demo` starts beside runserver (testproject/demo.py);
+# otherwise Django's immediate backend runs it in-process at once.
+_HAS_DJANGO_TASKS = find_spec("django.tasks") is not None
+_TASK_APPS = []
+if not _HAS_DJANGO_TASKS and find_spec("django_tasks") is not None:
+    _TASK_APPS.append("django_tasks")
+if find_spec("django_tasks_db") is not None and (_HAS_DJANGO_TASKS or _TASK_APPS):
+    _TASK_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif _HAS_DJANGO_TASKS:
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# Before "core", which stays last.
+INSTALLED_APPS[INSTALLED_APPS.index("core") : INSTALLED_APPS.index("core")] = _TASK_APPS
+
+# The traces of requests and of the worker's task runs in one table (migrate
+# creates it), so that the viewer shows them side by side. Task tracing
+# follows DEBUG, as request tracing does.
+if find_spec("signaltrace.database_history") is not None:
+    SIGNALTRACE = {"HISTORY_STORE": "database"}
 
 # Welcome emails and receipts are printed in the runserver terminal. Django
 # 6.1 configures mail with MAILERS, older versions with EMAIL_BACKEND.

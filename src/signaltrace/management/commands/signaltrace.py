@@ -42,7 +42,7 @@ from django.core.management.color import no_style
 
 from signaltrace import capture
 from signaltrace.assertions import SignalTrace
-from signaltrace.history import HistoryEntry, keep
+from signaltrace.history import HistoryEntry, report
 from signaltrace.receivers import connected_receivers, unknown_sender, unknown_signal
 from signaltrace.render import filter_trace, render_receivers, render_text
 from signaltrace.trace import Trace
@@ -271,14 +271,13 @@ _WIDTH = 100
 
 
 def _keep(trace: SignalTrace, name: str, failure: BaseException | None) -> None:
-    """Put the command's trace in the history (the viewer's, with a shared store).
+    """Hand the command's trace to the history (the viewer's, with a shared
+    store) and the ``signaltrace`` log.
 
-    Its arguments are left out of the history: they may hold a secret.
+    Its arguments are left out: they may hold a secret.
     """
-    if not trace.config.HISTORY_SIZE:
-        return
     try:
-        keep(
+        report(
             HistoryEntry(
                 trace,
                 trace_id=uuid4().hex,
