@@ -48,7 +48,6 @@ import argparse
 import gc
 import os
 import platform
-import statistics
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -121,6 +120,7 @@ from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.shortcuts import render  # noqa: E402
 from django.test import RequestFactory, override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
+from timing import Timing  # noqa: E402
 
 import signaltrace  # noqa: E402
 from signaltrace import install, queries, request_scope  # noqa: E402
@@ -280,23 +280,6 @@ urlpatterns = [
 ]
 
 # ----------------------------------------------------------------- timing
-
-
-@dataclass
-class Timing:
-    """Seconds per operation over several repeats."""
-
-    samples: list[float]
-
-    @property
-    def best(self) -> float:
-        """The minimum: the run least disturbed by the rest of the machine."""
-        return min(self.samples)
-
-    @property
-    def median(self) -> float:
-        """The median, to show how noisy the runs were."""
-        return statistics.median(self.samples)
 
 
 @dataclass

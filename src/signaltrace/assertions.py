@@ -55,7 +55,7 @@ each expected keyword argument that did not match, expected against sent.
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any, NoReturn, overload
@@ -507,23 +507,30 @@ def _check_signal_exists(sends: Sends, signal: object, expected: str) -> None:
     *expected* begins the message: ``"Expected order_complete to be sent"``.
     """
     __tracebackhide__ = True
-    if not isinstance(signal, str):
-        return
     seen = {signal_name for signal_name, _sender in sends.counts}
     seen.update(event.name for event in sends.events)
-    reason = unknown_signal(signal, seen)
-    if reason is not None:
-        raise AssertionError(f"{expected}, but {reason}")
+    _check_known(signal, seen, unknown_signal, expected)
 
 
 def _check_sender_exists(sends: Sends, sender: object, expected: str) -> None:
     """Fail when *sender* is a name that no known sender has (see the module doc)."""
     __tracebackhide__ = True
-    if not isinstance(sender, str):
-        return
     seen = {sender_name for _signal, sender_name in sends.counts}
     seen.update(event.sender_name for event in sends.events)
-    reason = unknown_sender(sender, seen)
+    _check_known(sender, seen, unknown_sender, expected)
+
+
+def _check_known(
+    name: object,
+    seen: set[str],
+    unknown: Callable[[str, Iterable[str]], str | None],
+    expected: str,
+) -> None:
+    """Fail when *name*, a string, is unknown (*unknown* says why), else pass."""
+    __tracebackhide__ = True
+    if not isinstance(name, str):
+        return
+    reason = unknown(name, seen)
     if reason is not None:
         raise AssertionError(f"{expected}, but {reason}")
 

@@ -41,6 +41,7 @@ __all__ = [
     "history",
     "keep",
     "report",
+    "wanted",
 ]
 
 #: What a trace is of: an HTTP request (the middleware), a management command
@@ -67,7 +68,6 @@ class HistoryEntry:
             request, if any (see :mod:`signaltrace.redirects`).
         trace: the trace, when it was recorded in this process; None for an
             entry read back from a shared store (:meth:`data` has it then).
-        size: an estimate of the bytes the trace takes (:func:`estimate_size`).
 
     Its totals (``sends``, ``receiver_calls``, ``errors``, ``signal_ms``) are
     the viewer's and the panel's: for a request, the sends before the
@@ -78,6 +78,7 @@ class HistoryEntry:
     __slots__ = (
         "_data",
         "_load",
+        "_size",
         "_summary",
         "id",
         "kind",
@@ -86,7 +87,6 @@ class HistoryEntry:
         "outcome",
         "path",
         "redirected_from",
-        "size",
         "status",
         "task_id",
         "trace",
@@ -118,11 +118,18 @@ class HistoryEntry:
         self.outcome = outcome
         self.redirected_from = redirected_from
         self.trace = trace
-        self.size = estimate_size(trace) if trace is not None else 0
+        self._size: int | None = None
         self._data: dict[str, Any] | None = None
         self._load = load
         #: The figures of :meth:`summary`, when given (read back from a store).
         self._summary = summary
+
+    @property
+    def size(self) -> int:
+        """An estimate of the bytes the trace takes (:func:`estimate_size`), once."""
+        if self._size is None:
+            self._size = estimate_size(self.trace) if self.trace is not None else 0
+        return self._size
 
     @classmethod
     def from_dict(
@@ -460,6 +467,11 @@ def report(entry: HistoryEntry) -> None:
         keep(entry)
     if logger.isEnabledFor(logging.INFO):
         _log(entry)
+
+
+def wanted(trace: SignalTrace) -> bool:
+    """Whether :func:`report` would do anything with a finished *trace*."""
+    return bool(trace.config.HISTORY_SIZE) or logger.isEnabledFor(logging.INFO)
 
 
 def _log(entry: HistoryEntry) -> None:

@@ -45,7 +45,7 @@ from django.urls import NoReverseMatch, reverse
 from signaltrace import redirects, request_scope
 from signaltrace.assertions import SignalTrace
 from signaltrace.conf import get_config
-from signaltrace.history import HistoryEntry, report
+from signaltrace.history import HistoryEntry, report, wanted
 
 __all__ = ["ID_HEADER", "URL_HEADER", "SignalTraceMiddleware", "is_enabled"]
 
@@ -215,7 +215,7 @@ def _keep(trace: SignalTrace) -> None:
     # files, for one, are served by a handler that skips the middleware.
     if info is None or not info.kept:
         return
-    if not trace.config.HISTORY_SIZE and not logger.isEnabledFor(logging.INFO):
+    if not wanted(trace):
         return
     report(
         HistoryEntry(

@@ -52,7 +52,7 @@ from signaltrace import context
 from signaltrace.assertions import SignalTrace
 from signaltrace.conf import get_config
 from signaltrace.failures import note
-from signaltrace.history import HistoryEntry, report
+from signaltrace.history import HistoryEntry, report, wanted
 from signaltrace.scopes import Boundary, SendBoundary, Tracing
 
 __all__ = [
@@ -200,7 +200,7 @@ def _task_finished(trace: SignalTrace) -> None:
     run = _by_trace.pop(trace, None)
     if run is None:
         return
-    if not trace.config.HISTORY_SIZE and not logger.isEnabledFor(logging.INFO):
+    if not wanted(trace):
         return
     report(
         HistoryEntry(

@@ -1,6 +1,6 @@
 """What the OpenTelemetry export costs, against bare Django and sentry-sdk's spans.
 
-Run ``python benchmarks/opentelemetry.py`` (``--repeat N`` sets the repeats).
+Run ``python benchmarks/spans.py`` (``--repeat N`` sets the repeats).
 It configures its own settings and times ``signal.send(sender=None, a=1)`` of
 a custom ``Signal`` with 0, 1 and 5 module-level no-op receivers, in five
 configurations, side by side in one run:
@@ -35,28 +35,20 @@ verdicts) and the median. The exit status is 0 whatever the verdicts.
 
 from __future__ import annotations
 
+import argparse
+import gc
+import os
+import platform
 import sys
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from importlib.metadata import version
+from time import perf_counter
+from typing import Any
 
-# This file is named after the package it measures: with its directory first
-# on the path, "import opentelemetry" would import it again.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from contextlib import AbstractContextManager, contextmanager, nullcontext  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from time import perf_counter  # noqa: E402
-from typing import Any  # noqa: E402
-
-import django  # noqa: E402
-from django.conf import settings  # noqa: E402
+import django
+from django.conf import settings
 
 settings.configure(
     DEBUG=False,
@@ -77,6 +69,7 @@ from opentelemetry.sdk.trace.export import (  # noqa: E402
 )
 from sentry_sdk.integrations.django import DjangoIntegration  # noqa: E402
 from sentry_sdk.transport import Transport  # noqa: E402
+from timing import Timing  # noqa: E402
 
 import signaltrace  # noqa: E402
 from signaltrace import opentelemetry  # noqa: E402
@@ -292,23 +285,6 @@ CONFIGURATIONS = {
 
 
 # ----------------------------------------------------------------- timing
-
-
-@dataclass
-class Timing:
-    """Seconds per send over several repeats."""
-
-    samples: list[float]
-
-    @property
-    def best(self) -> float:
-        """The minimum: the run least disturbed by the rest of the machine."""
-        return min(self.samples)
-
-    @property
-    def median(self) -> float:
-        """The median, to show how noisy the runs were."""
-        return statistics.median(self.samples)
 
 
 def timed_sends(
