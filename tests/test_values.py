@@ -7,6 +7,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from django.db import models
 from django.dispatch import Signal
 from django.template import Context, Template
 from django.template.context import BaseContext, RequestContext
@@ -422,3 +423,40 @@ def test_an_exception_message_of_a_str_subclass_is_its_text() -> None:
 
     error = ValueError(mark_safe("<b>stock</b> ran out"))
     assert describer(DEFAULTS).error(error).message == "<b>stock</b> ran out"
+
+
+class ApiToken(models.Model):  # noqa: DJ008  # described, never shown by its str
+    """As django-rest-framework's Token: the primary key is the secret."""
+
+    key = models.CharField(max_length=40, primary_key=True)
+
+    class Meta:
+        app_label = "testapp"
+
+
+def test_a_primary_key_under_a_sensitive_name_is_masked() -> None:
+    from signaltrace.conf import DEFAULTS
+    from signaltrace.values import describer
+
+    described = describer(DEFAULTS).describe(ApiToken(key="9944b09199c62bcf9418ad84"))
+
+    assert described == f"<testapp.ApiToken pk={DEFAULTS.MASK}>"
+
+
+def test_an_unsaved_secret_key_shows_as_none() -> None:
+    from signaltrace.conf import DEFAULTS
+    from signaltrace.values import describer
+
+    assert describer(DEFAULTS).describe(ApiToken()) == "<testapp.ApiToken pk=''>"
+
+
+def test_a_model_text_is_a_plain_string() -> None:
+    from django.contrib.auth.models import Group
+
+    from signaltrace.conf import DEFAULTS
+    from signaltrace.values import describer
+
+    described = describer(DEFAULTS).describe(Group(pk=3))
+
+    assert described == "<auth.Group pk=3>"
+    assert type(described) is str

@@ -241,6 +241,8 @@ class Describer:
         """
         try:
             text = self._text(value, self.depth if depth is None else depth)
+            if type(text) is _Checked:
+                return str.__str__(text)
             return self._cut(self._masked(text[: self.limit + _MARGIN]))
         except Exception as error:  # describing must never fail the program
             return _failed(value, error)
@@ -343,7 +345,7 @@ class Describer:
         if issubclass(cls, Promise):
             return lambda value, depth: "<lazy string>"
         if issubclass(cls, Model):
-            return _model_text_of(cls, self.mask)
+            return _model_text_of(cls, self.mask, self.is_hidden)
         if issubclass(cls, type):
             return _class_text
         if issubclass(cls, QuerySet):
@@ -451,27 +453,42 @@ def _int_text(value: int) -> str:
     return repr(value)
 
 
-def _model_text_of(model: Any, mask: str) -> Callable[[Any, int], str]:
+class _Checked(str):
+    """Text built here that holds no secret: not searched for one again."""
+
+    __slots__ = ()
+
+
+def _model_text_of(
+    model: Any, mask: str, hidden: Callable[[str], bool]
+) -> Callable[[Any, int], str]:
     """How instances of *model* are shown: ``<app.Model pk=3>``.
 
     Model.__repr__ calls __str__, which may query: the text is built from the
-    primary key value already in the instance's __dict__. A session's primary
-    key is its key, which lets whoever reads it take the session over: it is
-    masked (once saved).
+    primary key value already in the instance's __dict__. A primary key that
+    is a secret (a session's key, which lets whoever reads it take the
+    session over; an API token's key) is masked (once set): the model stores
+    sessions, or its primary key's name is sensitive (*hidden*). An integer
+    key (or none yet) cannot hold a secret: that text is not searched again.
     """
     meta = model._meta
     label = meta.label
-    attname = meta.pk.attname if meta.pk is not None else None
-    if _is_session(model):
+    field = meta.pk
+    attname = field.attname if field is not None else None
+    if _is_session(model) or (
+        field is not None and (hidden(field.name) or hidden(field.attname))
+    ):
 
-        def session(instance: Any, depth: int) -> str:
+        def secret(instance: Any, depth: int) -> str:
             pk = instance.__dict__.get(attname) if attname is not None else None
-            return f"<{label} pk={mask if pk else pk!r}>"
+            return _Checked(f"<{label} pk={mask if pk else repr(pk)}>")
 
-        return session
+        return secret
 
     def text(instance: Any, depth: int) -> str:
         pk = instance.__dict__.get(attname) if attname is not None else None
+        if pk is None or type(pk) is int:
+            return _Checked(f"<{label} pk={pk!r}>")
         return f"<{label} pk={pk!r}>"
 
     return text
