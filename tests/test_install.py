@@ -17,7 +17,7 @@ import io
 import logging
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -26,10 +26,11 @@ import django
 import pytest
 from django.core import checks
 from django.core.management import call_command
+from django.db import connections
 from django.dispatch import Signal, dispatcher
 
 import signaltrace
-from signaltrace import install
+from signaltrace import install, queries
 
 HAS_ASYNC = django.VERSION >= (5, 0)
 needs_async = pytest.mark.skipif(not HAS_ASYNC, reason="async sends: Django 5.0+")
@@ -434,3 +435,44 @@ def test_check_says_nothing_of_a_verified_dispatcher_while_a_capture_records() -
     with signaltrace.capture():
         assert install.is_installed()
         assert "signaltrace.I001" not in _check_output()
+
+
+@pytest.fixture
+def two_removals(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The wrappers may come off twice; Django's methods are put back after."""
+    monkeypatch.setattr(install, "REMOVALS", 2)
+    monkeypatch.setattr(install, "_removed", 0)
+    yield
+    with install._lock:
+        if install._users == 0:
+            install._uninstall()
+
+
+def test_after_its_removals_the_wrappers_stay_on_and_record_only_captures(
+    two_removals: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = Signal()
+    signal.connect(plain)
+    for _ in range(2):
+        with signaltrace.capture():
+            signal.send(sender=None)
+        assert not install.is_installed()
+    with caplog.at_level(logging.INFO, logger="signaltrace"):
+        with signaltrace.capture() as first:
+            signal.send(sender=None)
+        assert install.is_installed()
+        # Nothing records: the send passes through, as Django's would.
+        assert signal.send(sender=None, a=1) == [(plain, "plain")]
+        with signaltrace.capture() as second:
+            signal.send(sender=None, b=2)
+    assert install.is_installed()
+    assert [event.kwargs for event in first.events] == [{}]
+    assert [event.kwargs for event in second.events] == [{"b": 2}]
+    kept = [r for r in caplog.records if "stay on" in r.getMessage()]
+    assert len(kept) == 1, caplog.records
+    assert kept[0].levelno == logging.INFO
+    # The queries are no longer followed: no wrapper is left in connections.
+    assert all(
+        queries._record not in connection.execute_wrappers
+        for connection in connections.all(initialized_only=True)
+    )

@@ -15,6 +15,16 @@ through proxies: correct, slower, and ``manage.py check`` says so once
 (``signaltrace.I001``). To add a Django release, run both on it, then add
 what :func:`fingerprints` prints there.
 
+Each time the wrappers go on or come off, ``Signal`` and its subclasses are
+modified. From Python 3.13, CPython stops caching the attribute lookups of a
+class modified about a thousand times, for the rest of the process: every
+send, ``connect()`` and attribute read of every signal would then be slower,
+traced or not (~0.4 µs per send). A capture per test or a traced request
+each is a modification or two, so on such a Python the wrappers come off
+:data:`REMOVALS` times at most; after that they stay on, and a send with
+nothing recording passes through them (the ``signaltrace`` logger says so
+once).
+
 A *scope* (:func:`set_scope`) may wrap each send wrapper once more: the
 OpenTelemetry export (:mod:`signaltrace.opentelemetry`) opens a trace of its
 own around a send that way, without this module or the recorder knowing it.
@@ -25,6 +35,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import logging
+import sys
 import textwrap
 import threading
 from collections.abc import Callable
@@ -36,6 +48,7 @@ from signaltrace import dispatch, queries
 from signaltrace.context import current_call
 
 __all__ = [
+    "REMOVALS",
     "VERIFIED",
     "acquire",
     "fast_path",
@@ -72,6 +85,12 @@ _FINGERPRINTED = {
     "send_robust": ("send_robust", "_log_robust_failure"),
 }
 
+#: How many times the wrappers may come off ``Signal`` in this process (see
+#: the module's documentation); None: as often as their last user is done.
+#: 100 removals are ~200 modifications of ``Signal``, a fifth of what Python
+#: 3.13 allows a class.
+REMOVALS: int | None = 100 if sys.version_info >= (3, 13) else None
+
 #: Takes a send wrapper, returns the method to put on ``Signal`` in its place.
 Scope = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -82,6 +101,9 @@ _wrappers: dict[str, Any] = {}
 #: What wraps each send wrapper (see set_scope()); None: the wrappers go on as
 #: they are.
 _scope: Scope | None = None
+#: How many times the wrappers came off (counted while REMOVALS is not None).
+_removed = 0
+logger = logging.getLogger("signaltrace")
 
 
 def acquire() -> None:
@@ -90,18 +112,22 @@ def acquire() -> None:
     with _lock:
         _users += 1
         if _users == 1:
-            _install()
+            if not _originals:  # else they stayed on (see REMOVALS)
+                _install()
+            queries.start(current_call)
 
 
 def release() -> None:
-    """Remove the wrappers if this was the last user."""
+    """Remove the wrappers if this was the last user (see :data:`REMOVALS`)."""
     global _users
     with _lock:
         if _users <= 0:
             raise RuntimeError("signaltrace.install.release() without acquire()")
         _users -= 1
         if _users == 0:
-            _uninstall()
+            queries.stop()
+            if _may_remove():
+                _uninstall()
 
 
 def set_scope(scope: Scope | None) -> None:
@@ -183,7 +209,26 @@ def _install() -> None:
         if original is not None:  # Django 4.2 has no asend/asend_robust.
             _originals[name] = original
     _put_on(_wrappers_of(tuple(_originals.items()), fast_path(), _scope))
-    queries.start(current_call)
+
+
+def _may_remove() -> bool:
+    """Whether the wrappers may come off once more (see :data:`REMOVALS`)."""
+    global _removed
+    if REMOVALS is None:
+        return True
+    if _removed < REMOVALS:
+        _removed += 1
+        return True
+    if _removed == REMOVALS:
+        _removed += 1
+        logger.info(
+            "signaltrace's wrappers stay on Signal's methods from now on: "
+            "taken off %d times already, Signal would soon be modified too "
+            "often for Python %d.%d to keep caching its attribute lookups",
+            REMOVALS,
+            *sys.version_info[:2],
+        )
+    return False
 
 
 def _put_on(wrappers: dict[str, Any]) -> None:
@@ -212,7 +257,6 @@ def _wrappers_of(
 
 
 def _uninstall() -> None:
-    queries.stop()
     for name, original in _originals.items():
         # Leave a method alone if another tool wrapped it after us: removing
         # ours would remove theirs. Our wrapper passes straight through then.
