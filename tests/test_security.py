@@ -22,7 +22,10 @@ import contextvars
 import html
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ from django.core.management import ManagementUtility, call_command
 from django.db.models.signals import post_init, post_save, pre_init
 from django.dispatch import Signal, receiver
 from django.http import HttpRequest, HttpResponse
+from django.http.request import HttpHeaders
 from django.test import Client
 from django.urls import include, path
 from django.utils import timezone
@@ -121,9 +125,23 @@ HIDDEN_KWARG_NAMES = (
     "bearer",
     "auth",
     "private_key",
+    "cardNumber",
+    "userPin",
+    "otpCode",
+    "totp",
+    "cc_number",
+    "social_security_number",
 )
 #: Names that merely contain one of the short words: never masked.
-INNOCENT_KWARG_NAMES = ("author", "shipping", "discard", "footprint", "classname")
+INNOCENT_KWARG_NAMES = (
+    "author",
+    "shipping",
+    "discard",
+    "footprint",
+    "classname",
+    "spinner",
+    "hotpot",
+)
 
 
 @dataclass(frozen=True)
@@ -273,6 +291,13 @@ CASES = [
         shown=("paid with",),
     ),
     Case(
+        # Digits next to the card's are not taken for part of it.
+        "card-number-between-digits",
+        send=_sending(note="order 12 4111 1111 1111 1111 expires 12 30"),
+        hidden=("4111111111111111", "4111 1111", "1111 1111 1111"),
+        shown=("order 12", "expires 12 30"),
+    ),
+    Case(
         "card-number-digits",
         send=_sending(note="paid with 4111111111111111 today"),
         hidden=("4111111111111111", "411111111111"),
@@ -294,10 +319,31 @@ CASES = [
         for name in HIDDEN_KWARG_NAMES
     ),
     Case(
+        "url-credentials-past-the-cut",
+        send=_sending(dsn="https://ada:" + "s3cr3t" * 60 + "@db.example/x"),
+        hidden=("s3cr3ts3cr3t", "ada:s"),
+        shown=("https://",),
+    ),
+    Case(
         "header-pairs",
         send=_sending(headers=[("Authorization", "Bearer abc123secret")]),
         hidden=(SECRET, "123secret"),
         shown=("'Authorization'",),
+    ),
+    Case(
+        # Every shape headers come in, with values only their names mask.
+        "header-shapes",
+        send=_sending(
+            pair=("Authorization", "Token abc123secret"),
+            lists=[["Authorization", "Token abc123secret"], ["Accept", "*/*"]],
+            asgi_lists=[[b"cookie", b"remember=abc123secret"]],
+            by_bytes={b"authorization": b"Token abc123secret"},
+            request_headers=HttpHeaders(
+                {"HTTP_COOKIE": "abc123secret", "HTTP_ACCEPT": "text/html"}
+            ),
+        ),
+        hidden=(SECRET, "123secret"),
+        shown=("'Authorization'", "b'cookie'", "HttpHeaders(", "text/html"),
     ),
     Case(
         "set-cookie-header",
@@ -921,7 +967,30 @@ def test_a_failing_command_keeps_its_status_when_the_trace_cannot_be_written(
         utility.execute()
 
     assert exited.value.code == status
-    assert f"Cannot write the trace to {output}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    said = err.index(f"Cannot write the trace to {output}")
+    if how == "command-error":  # the command's own error comes first
+        assert -1 < err.find("CommandError: the press is on fire") < said, err
+
+
+def test_a_commands_exception_is_printed_before_the_trace_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    # Python prints the traceback as the program ends: a real process.
+    output = tmp_path / "no-such-directory" / "trace.json"
+    arguments = ["signaltrace", "--output", str(output), "failingcommand"]
+    ran = subprocess.run(
+        [sys.executable, "-m", "django", *arguments, "--how", "exception"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
+
+    assert ran.returncode == 1
+    said = ran.stderr.index(f"Cannot write the trace to {output}")
+    assert -1 < ran.stderr.find("RuntimeError: the press broke down") < said
 
 
 @pytest.mark.django_db
@@ -1008,6 +1077,22 @@ def test_control_characters_in_a_kwarg_are_printed_escaped(verbosity: str) -> No
     assert not any(line.startswith("faked") for line in stdout.splitlines())
 
 
+@pytest.mark.parametrize("verbosity", ["1", "2"])
+def test_control_characters_in_a_kwarg_name_are_printed_escaped(verbosity: str) -> None:
+    code = (
+        "from django.dispatch import Signal\n"
+        "signal = Signal()\n"
+        "signal.connect(lambda **kwargs: None, weak=False)\n"
+        "signal.send(sender=None, **{'k\\x1b[2J\\rname\\nfaked': 1})\n"
+    )
+
+    stdout = run_command("-v", verbosity, "shell", "-c", code)
+
+    assert not any(character in stdout for character in RAW)
+    assert "k\\x1b[2J\\rname\\nfaked=1" in stdout
+    assert not any(line.startswith("faked") for line in stdout.splitlines())
+
+
 def test_control_characters_in_a_receiver_name_are_listed_escaped() -> None:
     evil = _evil_receiver()
     book_published.connect(evil)
@@ -1035,6 +1120,17 @@ def test_without_debug_a_response_carries_the_trace_id_but_no_viewer_url(
     response = client.get("/marker/one/")
 
     assert re.fullmatch("[0-9a-f]{32}", response.headers["X-Signaltrace-Id"])
+    assert "X-Signaltrace-Url" not in response.headers
+
+
+def test_a_response_carries_no_viewer_url_when_the_history_keeps_no_trace(
+    client: Client, traced: Any
+) -> None:
+    traced.SIGNALTRACE = {"HISTORY_SIZE": 0}
+
+    response = client.get("/marker/one/")
+
+    assert "X-Signaltrace-Id" in response.headers
     assert "X-Signaltrace-Url" not in response.headers
 
 
@@ -1096,6 +1192,18 @@ def test_the_viewer_detail_says_sends_were_dropped(client: Client) -> None:
     page = client.get(response.headers["X-Signaltrace-Url"]).content.decode()
 
     assert f"Truncated: {DROPPED} more sends were not stored" in page
+
+
+@pytest.mark.usefixtures("truncated")
+def test_the_log_record_says_sends_were_dropped(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="signaltrace")
+
+    client.get("/large/x/", {"sends": SENDS})
+
+    [record] = [r for r in caplog.records if r.name == "signaltrace"]
+    assert record.getMessage().endswith(f" dropped={DROPPED}")
 
 
 @pytest.mark.usefixtures("toolbar")

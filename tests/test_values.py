@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import collections
 import json
 import tracemalloc
 from typing import Any
@@ -131,6 +133,21 @@ def test_sensitive_names_are_hidden(name: str) -> None:
         "bearer",
         "auth",
         "private_key",
+        # camelCase words count apart; some run together.
+        "cardNumber",
+        "cardnumber",
+        "cc_number",
+        "cvvCode",
+        "userPin",
+        "pincode",
+        "ibanNumber",
+        "otpCode",
+        "totp",
+        "social_security_number",
+        "account_number",
+        "security_code",
+        "privateKey",
+        b"authorization",
     ],
 )
 def test_payment_identity_and_credential_names_are_hidden(name: str) -> None:
@@ -138,7 +155,19 @@ def test_payment_identity_and_credential_names_are_hidden(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["author", "shipping", "discard", "footprint", "classname"]
+    "name",
+    [
+        "author",
+        "shipping",
+        "discard",
+        "footprint",
+        "classname",
+        "spinner",
+        "opinion",
+        "hotpot",
+        "Discarded",
+        "snapShot",
+    ],
 )
 def test_names_merely_containing_a_short_word_are_shown(name: str) -> None:
     assert not is_hidden(name)
@@ -215,7 +244,9 @@ def test_describing_a_million_item_set_builds_no_text_of_it() -> None:
     assert peak < 100_000, f"{peak} bytes allocated"
 
 
-@pytest.mark.parametrize("base", [set, frozenset, list, tuple])
+@pytest.mark.parametrize(
+    "base", [set, frozenset, list, tuple, collections.deque, array.array]
+)
 def test_describing_a_container_reads_at_most_max_items_plus_one(base: type) -> None:
     read: list[object] = []
 
@@ -225,10 +256,75 @@ def test_describing_a_container_reads_at_most_max_items_plus_one(base: type) -> 
                 read.append(item)
                 yield item
 
-    shown = safe_repr(Counting(range(10_000)))
+    arguments = ("i", range(10_000)) if base is array.array else (range(10_000),)
+    shown = safe_repr(Counting(*arguments))
 
     assert len(read) <= DEFAULTS.MAX_ITEMS + 1
     assert f"…+{10_000 - DEFAULTS.MAX_ITEMS}" in shown
+
+
+class _NoWholeText:
+    """Fails the test if its text is built whole (its repr or str called)."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("the whole text was built")
+
+    __str__ = __repr__
+
+
+@pytest.mark.parametrize(
+    ("value", "opening"),
+    [
+        pytest.param(collections.deque([_NoWholeText()] * 5), "deque([", id="deque"),
+        pytest.param({i: i for i in range(10_000)}.keys(), "dict_keys([", id="keys"),
+        pytest.param(
+            {i: i for i in range(10_000)}.values(), "dict_values([", id="values"
+        ),
+        pytest.param({i: i for i in range(10_000)}.items(), "dict_items([", id="items"),
+        pytest.param(bytearray(50_000_000), "bytearray(b'", id="bytearray"),
+        pytest.param(array.array("i", range(10_000)), "array('i', [", id="array"),
+    ],
+)
+def test_describing_a_big_container_of_the_standard_library_is_bounded(
+    value: object, opening: str
+) -> None:
+    tracemalloc.start()
+    try:
+        shown = safe_repr(value)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert shown.startswith(opening), shown
+    assert len(shown) <= DEFAULTS.MAX_VALUE_LENGTH
+    assert peak < 100_000, f"{peak} bytes allocated"
+
+
+def test_an_exception_message_is_built_from_its_arguments_within_bounds() -> None:
+    described = describer(DEFAULTS)
+
+    huge = described.error(ValueError(list(range(1_000_000))))
+    several = described.error(ValueError("failed", _NoWholeText()))
+    key = described.error(KeyError("x" * 10_000))
+
+    assert huge.message.startswith("[0, 1, 2, ")
+    assert len(huge.message) <= DEFAULTS.MAX_VALUE_LENGTH
+    assert several.message.startswith("('failed', <")
+    assert key.message.startswith("'xxx")
+    assert len(key.message) <= DEFAULTS.MAX_VALUE_LENGTH
+
+
+def test_an_exception_about_a_model_instance_does_not_call_its_str(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: Author) -> str:
+        raise AssertionError("__str__ was called")
+
+    monkeypatch.setattr(Author, "__str__", refuse)
+
+    error = describer(DEFAULTS).error(ValueError(Author(pk=3)))
+
+    assert str(error) == f"ValueError: <{Author._meta.label} pk=3>"
 
 
 def test_describing_a_50_mb_safe_string_copies_no_more_than_it_shows() -> None:
@@ -358,6 +454,29 @@ def test_every_exception_a_repr_raises_becomes_a_placeholder(
 
     placeholder = f"(repr failed: {error})>"
     assert all(placeholder in str(each) for each in shown), shown
+
+
+class _Exiting:
+    def __repr__(self) -> str:
+        raise SystemExit(3)
+
+
+def test_a_repr_raising_system_exit_becomes_a_placeholder() -> None:
+    # Without tracing the repr is never called: the program must not end.
+    assert (
+        safe_repr([_Exiting()])
+        == "[<tests.test_values._Exiting (repr failed: SystemExit)>]"
+    )
+
+
+def test_a_repr_raising_keyboard_interrupt_lets_it_through() -> None:
+    # The user asked the program to stop: describing does not swallow it.
+    class Interrupted:
+        def __repr__(self) -> str:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        safe_repr(Interrupted())
 
 
 def test_an_exception_with_an_unprintable_message_is_described_by_its_class() -> None:

@@ -483,13 +483,16 @@ def _log(entry: HistoryEntry) -> None:
     extra: dict[str, Any] = {"signal_trace": data["trace"], "signal_trace_id": entry.id}
     if entry.task_id is not None:
         extra["signal_task_id"] = entry.task_id
+    dropped = data["dropped"]
     logger.info(
-        "%s: sends=%d receiver_calls=%d errors=%d signal_ms=%.3f",
+        "%s: sends=%d receiver_calls=%d errors=%d signal_ms=%.3f%s",
         about,
         data["sends"],
         data["receiver_calls"],
         data["errors"],
         data["signal_ms"],
+        # MAX_EVENTS was reached: the counts are of the sends kept.
+        f" dropped={dropped}" if dropped else "",
         extra=extra,
     )
     if not logger.isEnabledFor(logging.DEBUG):

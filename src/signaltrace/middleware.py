@@ -186,8 +186,8 @@ def _response_ready(
         info.kept = False
         return
     response.headers[ID_HEADER] = info.id
-    if not settings.DEBUG:  # the viewer answers 404 to everyone then
-        return
+    if not settings.DEBUG or not trace.config.HISTORY_SIZE:
+        return  # the viewer would answer 404: to everyone, or for this trace
     redirects.remember(request, response, cookie=redirects.COOKIE, key=info.id)
     with contextlib.suppress(NoReverseMatch):  # unless the viewer is included
         response.headers[URL_HEADER] = reverse(

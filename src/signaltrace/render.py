@@ -158,7 +158,8 @@ def value_text(value: Value) -> str:
 def kwargs_text(kwargs: dict[str, Value], *, width: int | None = None) -> str:
     """``name=value, name=value``; each value cut to *width* characters if given."""
     return ", ".join(
-        f"{name}={_cut(value_text(value), width)}" for name, value in kwargs.items()
+        f"{_printable(name)}={_cut(value_text(value), width)}"
+        for name, value in kwargs.items()
     )
 
 
@@ -353,7 +354,7 @@ class TextTree:
             lines.append(f"{inner}kwargs: {kwargs_text(event['kwargs'])}")
         if options.kwargs == "each":
             lines.extend(
-                f"{inner}  {name}={value_text(value)}"
+                f"{inner}  {_printable(name)}={value_text(value)}"
                 for name, value in event["kwargs"].items()
             )
         if options.details and event["location"]:

@@ -31,6 +31,8 @@ Describing
 
 from __future__ import annotations
 
+import array
+import collections
 import functools
 import itertools
 import math
@@ -41,6 +43,7 @@ from typing import Any, NamedTuple
 
 from django.db.models import Manager, Model, QuerySet
 from django.template.context import BaseContext
+from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.functional import LazyObject, Promise, empty
 
 from signaltrace import naming
@@ -75,6 +78,10 @@ _SEQUENCES: tuple[tuple[type, str, str], ...] = (
     (tuple, "(", ")"),
     (set, "{", "}"),
     (frozenset, "frozenset({", "})"),
+    (collections.deque, "deque([", "])"),
+    (type({}.keys()), "dict_keys([", "])"),
+    (type({}.values()), "dict_values([", "])"),
+    (type({}.items()), "dict_items([", "])"),
 )
 #: Keys of a WSGI environ that describe the request. runserver and other servers
 #: copy the whole process environment into it too (DATABASE_URL and the like),
@@ -91,12 +98,19 @@ _TYPE_CACHE_SIZE = 512
 # Secrets inside a text. _SUSPECT is one quick search that every text with a
 # secret matches; only texts it finds go through the rest.
 _SUSPECT = re.compile(r"[0-9][0-9 -]{10,}[0-9]|://|=|bearer|basic|digest", re.I)
-#: 13 to 19 digits, spaced or dashed as cards are printed; Luhn decides.
-_CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-#: The user information of a URL: ``scheme://user:password@``.
-_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@", re.I)
+#: Groups of digits, each after a space or a dash, as cards are printed: a
+#: card number is 13 to 19 digits of them, and Luhn decides (_cards_masked).
+_DIGITS = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*")
+_GROUP = re.compile(r"[0-9]+")
+#: The user information of a URL: ``scheme://user:password@``, to the last
+#: ``@`` before the path (a password may hold one).
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s'\"<>]+@", re.I)
+#: A URL's ``user:password`` running on to where the text is cut.
+_OPEN_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]*:[^/\s@'\"<>]*$", re.I)
+#: Where the words of a camelCase name meet (``cardNumber``).
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 #: ``name=value`` in a query string (or in a text quoting one).
-_PARAMETER = re.compile(r"(^|[?&;\s'\"])([^=&?;\s'\"<>]+)=([^&#;\s'\"<>]*)")
+_PARAMETER = re.compile(r"(^|[?&;\s'\"])([^=&?;\s'\"<>]+)=([^&#;?\s'\"<>]*)")
 #: Credentials of an HTTP authentication scheme.
 _CREDENTIALS = re.compile(r"\b(bearer|basic|digest)\s+[^\s'\",]{6,}", re.I)
 #: How much of a long text is searched for secrets, beyond what is shown: a
@@ -155,9 +169,7 @@ class Describer:
             return value  # type: ignore[return-value]
         cls = type(value)
         if issubclass(cls, str):
-            # Cut before anything else: a 50 MB string is never copied whole.
-            text = str.__getitem__(value, slice(self.limit + _MARGIN))  # type: ignore[index]
-            return self._cut(self._masked(text))
+            return self._shown(value)  # type: ignore[arg-type]
         if cls is float:
             return repr(value)  # not finite: JSON has no NaN or infinity
         return self.text(value)
@@ -243,33 +255,43 @@ class Describer:
             text = self._text(value, self.depth if depth is None else depth)
             if type(text) is _Checked:
                 return str.__str__(text)
-            return self._cut(self._masked(text[: self.limit + _MARGIN]))
-        except Exception as error:  # describing must never fail the program
+            return self._shown(text)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # describing must never fail the program
             return _failed(value, error)
 
     def error(self, exception: BaseException) -> ErrorInfo:
         """Describe an exception: its class's dotted path and its message."""
         cls = type(exception)
         try:
-            message = str(exception)
-            # A str subclass (a SafeString) as the plain text it holds.
-            message = str.__str__(message) if isinstance(message, str) else None
-        except Exception:
+            message = self._message(exception)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
             message = None
-        if message is None:
-            message = "<unprintable message>"
-        message = self._cut(self._masked(message[: self.limit + _MARGIN]))
+        message = "<unprintable message>" if message is None else self._shown(message)
         return ErrorInfo(
             f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__, message
         )
 
     def is_hidden(self, name: object) -> bool:
-        """Whether a value stored under *name* is masked."""
+        """Whether a value stored under *name* is masked.
+
+        The pattern is searched in the name as it is, and with its camelCase
+        words apart (``cardNumber`` as ``card_Number``); a bytes name (a
+        header's) as Latin-1 text.
+        """
         if type(name) is not str:
-            return False
+            if type(name) is not bytes:
+                return False
+            name = name.decode("latin-1")
         masked = self._hidden.get(name)
         if masked is None:
-            masked = self._pattern.search(name) is not None
+            search = self._pattern.search
+            masked = search(name) is not None or (
+                search(_CAMEL.sub("_", name)) is not None
+            )
             if len(self._hidden) < 4096:
                 self._hidden[name] = masked
         return masked
@@ -292,7 +314,7 @@ class Describer:
         if _SUSPECT.search(text) is None:
             return text
         mask = self.mask
-        text = _CARD.sub(lambda card: mask if _luhn(card[0]) else card[0], text)
+        text = _DIGITS.sub(lambda run: _cards_masked(run[0], mask), text)
         text = _USERINFO.sub(lambda url: f"{url[1]}{mask}@", text)
         text = _PARAMETER.sub(
             lambda pair: (
@@ -306,11 +328,50 @@ class Describer:
 
     # ----------------------------------------------------------- internals
 
+    def _shown(self, text: str) -> str:
+        """*text* as it is shown: masked and cut, without copying it whole.
+
+        Secrets are searched in the start of the text, a margin past what
+        shows.
+        """
+        window = str.__getitem__(text, slice(self.limit + _MARGIN))
+        return self._cut(self._masked(window))
+
+    def _message(self, exception: BaseException) -> str:
+        """An exception's message, as ``str()`` gives it, built within bounds.
+
+        For Python's own ways of making it, from the arguments (most
+        exceptions, and ``KeyError``), the arguments are described here: a
+        huge argument is not printed whole, and a model instance's
+        ``__str__`` (it may query) is not called. An exception class with a
+        ``__str__`` of its own gets it called.
+        """
+        make = type(exception).__str__
+        if make is not BaseException.__str__ and make is not KeyError.__str__:
+            message = str(exception)
+            # A str subclass (a SafeString) as the plain text it holds.
+            return str.__str__(message) if isinstance(message, str) else ""
+        args = exception.args
+        if type(args) is not tuple or not args:
+            return ""
+        if len(args) > 1:
+            return self._text(args, self.depth)
+        argument = args[0]
+        if make is BaseException.__str__ and issubclass(type(argument), str):
+            return str.__str__(str.__getitem__(argument, slice(self.limit + _MARGIN)))
+        return self._text(argument, self.depth)
+
     def _cut(self, text: str) -> str:
-        """Cut *text* to the length limit, copying only what is kept."""
+        """Cut *text* to the length limit, copying only what is kept.
+
+        A URL's ``user:password`` cut before its ``@`` (which would have
+        masked it) is masked from the ``://`` on.
+        """
         if len(text) <= self.limit:
             return text
-        return text[: max(self.limit - 1, 0)] + _ELLIPSIS
+        kept = max(self.limit - 1, 0)
+        text = _OPEN_USERINFO.sub(lambda url: url[1] + self.mask, text[:kept])
+        return text[:kept] + _ELLIPSIS
 
     def _text(self, value: object, depth: int) -> str:
         # type() rather than isinstance(): isinstance() reads __class__, which
@@ -336,7 +397,7 @@ class Describer:
         return show
 
     def _choose(self, cls: type) -> Callable[[Any, int], str]:
-        if issubclass(cls, str | bytes):
+        if issubclass(cls, str | bytes | bytearray):
             return lambda value, depth: repr(cls.__getitem__(value, slice(self.limit)))
         if issubclass(cls, int) and not issubclass(cls, bool):
             return lambda value, depth: _int_text(int(value))
@@ -364,6 +425,14 @@ class Describer:
             return lambda value, depth: f"<{cls.__name__}: not run>"
         if issubclass(cls, dict):
             return self._dict_text
+        if issubclass(cls, CaseInsensitiveMapping):  # request.headers
+            return lambda value, depth: self._pairs_text(
+                value.items(), len(value), f"{cls.__name__}(", ")", depth
+            )
+        if issubclass(cls, array.array):
+            return lambda value, depth: self._sequence_text(
+                f"array({value.typecode!r}, [", "])", value, depth
+            )
         for base, opening, closing in _SEQUENCES:
             if issubclass(cls, base):
                 return functools.partial(self._sequence_text, opening, closing)
@@ -376,16 +445,31 @@ class Describer:
         return self._text(wrapped, depth)
 
     def _dict_text(self, value: dict[Any, Any], depth: int) -> str:
-        if depth <= 0:
-            return "{…}"
         keys = dict.keys(value)
         total = len(keys)
         pairs: Any = dict.items(value)
-        environment = 0
-        if "wsgi.version" in keys:
+        notes: tuple[str, ...] = ()
+        if "wsgi.version" in keys and depth > 0:
             pairs = [(key, item) for key, item in pairs if _is_request_key(key)]
-            environment = total - len(pairs)
+            notes = (f"…+{total - len(pairs)} process environment variables",)
             total = len(pairs)
+        opening, closing = (
+            ("", "") if type(value) is dict else (f"{type(value).__name__}(", ")")
+        )
+        return self._pairs_text(pairs, total, opening, closing, depth, notes)
+
+    def _pairs_text(
+        self,
+        pairs: Any,
+        total: int,
+        opening: str,
+        closing: str,
+        depth: int,
+        notes: tuple[str, ...] = (),
+    ) -> str:
+        """A mapping's first items, each value masked by its key, then *notes*."""
+        if depth <= 0:
+            return opening + "{…}" + closing
         shown = [
             f"{self.text(key, 0)}: "
             + (self.mask if self.is_hidden(key) else self.text(item, depth - 1))
@@ -393,10 +477,8 @@ class Describer:
         ]
         if total > self.items:
             shown.append(f"…+{total - self.items}")
-        if environment:
-            shown.append(f"…+{environment} process environment variables")
-        body = "{" + ", ".join(shown) + "}"
-        return body if type(value) is dict else f"{type(value).__name__}({body})"
+        shown.extend(notes)
+        return opening + "{" + ", ".join(shown) + "}" + closing
 
     def _sequence_text(self, opening: str, closing: str, value: Any, depth: int) -> str:
         if depth <= 0:
@@ -404,7 +486,11 @@ class Describer:
         cls = type(value)
         total = len(value)
         first = list(itertools.islice(iter(value), self.items))
-        shown = [self._item_text(item, depth - 1) for item in first]
+        if total == 2 and issubclass(cls, tuple | list) and self.is_hidden(first[0]):
+            # A header pair, ASGI's (b"cookie", b"…") or ["Authorization", "…"]:
+            # its value masked by its name.
+            return f"{opening}{self.text(first[0], 0)}, {self.mask}{closing}"
+        shown = [self.text(item, depth - 1) for item in first]
         if issubclass(cls, set | frozenset):
             # Sets have no order: sorted, they read (and diff) the same each run.
             shown.sort()
@@ -414,20 +500,6 @@ class Describer:
             return "set()"
         trailing = "," if cls is tuple and total == 1 else ""
         return opening + ", ".join(shown) + trailing + closing
-
-    def _item_text(self, item: object, depth: int) -> str:
-        """An item of a list or tuple: a header pair's value masked by its name.
-
-        Headers come as pairs in ASGI scopes (``(b"cookie", b"…")``) and in
-        lists of headers (``[("Authorization", "Bearer …")]``).
-        """
-        if type(item) is tuple and len(item) == 2:
-            name = item[0]
-            if type(name) is bytes:
-                name = name.decode("latin-1")
-            if self.is_hidden(name):
-                return f"({self.text(item[0], 0)}, {self.mask})"
-        return self.text(item, depth)
 
     def _object_text(self, value: object, depth: int) -> str:
         return repr(value)
@@ -505,6 +577,38 @@ def _is_session(model: type) -> bool:
         and base.__module__ == "django.contrib.sessions.base_session"
         for base in model.__mro__
     )
+
+
+def _cards_masked(run: str, mask: str) -> str:
+    """*run* (digit groups, see ``_DIGITS``) with the card numbers in it masked.
+
+    A card number is 13 to 19 digits of whole groups that pass the Luhn
+    check: ``4111 1111 1111 1111`` in ``4111 1111 1111 1111 12/30`` or in
+    ``order 12 4111 1111 1111 1111``. Without spaces or dashes, the run is
+    the candidate: a longer number is not searched for one inside it.
+    """
+    groups = [(group.start(), group.end()) for group in _GROUP.finditer(run)]
+    if sum(end - start for start, end in groups) < 13:
+        return run
+    shown = []
+    done = 0  # how much of *run* is in *shown*
+    first = 0
+    while first < len(groups):
+        card = None
+        digits = ""
+        for last in range(first, len(groups)):
+            digits += run[groups[last][0] : groups[last][1]]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and _luhn(digits):
+                card = last  # the longest wins
+        if card is None:
+            first += 1
+            continue
+        shown += [run[done : groups[first][0]], mask]
+        done = groups[card][1]
+        first = card + 1
+    return "".join(shown) + run[done:]
 
 
 def _luhn(candidate: str) -> bool:

@@ -21,6 +21,7 @@ output is not a terminal), or to ``--width``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import logging
@@ -124,6 +125,30 @@ class Command(BaseCommand):
             "terminal's width, 100 when the output is not a terminal; 0: no limit).",
         )
 
+    #: What went wrong reporting the trace of a command that failed, to be
+    #: said after the command's own error (see run_from_argv()).
+    _after_failure = ""
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """Run from the command line, saying a report's problem after the failure.
+
+        Django writes a ``CommandError`` and exits with its status inside this
+        method; Python prints any other exception as the program ends.
+        """
+        try:
+            super().run_from_argv(argv)
+        except SystemExit:
+            self._say_after_failure()
+            raise
+        except BaseException:
+            atexit.register(self._say_after_failure)
+            raise
+
+    def _say_after_failure(self) -> None:
+        if self._after_failure:
+            self.stderr.write(self._after_failure)
+            self._after_failure = ""
+
     def handle(self, *args: str, **options: Any) -> None:
         # Django's colour support ignores NO_COLOR (https://no-color.org); an
         # explicit --force-color still wins over the environment.
@@ -185,7 +210,9 @@ class Command(BaseCommand):
         # The traced command's status and exception always win: a problem of
         # the report is said after it, and only fails a command that passed.
         if failure is not None:
-            if problem:
+            if problem and from_command_line:
+                self._after_failure = problem  # said by run_from_argv()
+            elif problem:
                 self.stderr.write(problem)
             raise failure
         if problem:
