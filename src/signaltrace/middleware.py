@@ -173,10 +173,10 @@ def _response_ready(
 ) -> None:
     """Note the status and point the response at its trace."""
     info = _requests.get(trace) if trace is not None else None
-    if info is None:
+    if trace is None or info is None:
         return
     info.status = response.status_code
-    if trace is not None and trace.responded_at is None:
+    if trace.responded_at is None:
         trace.responded_at = perf_counter()  # the sends counted are those before
     match = getattr(request, "resolver_match", None)
     if match is not None and not _UNKEPT_APPS.isdisjoint(match.app_names):
