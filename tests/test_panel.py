@@ -404,6 +404,22 @@ def test_stack_shows_where_the_send_came_from_without_hidden_modules(
 
 
 @pytest.mark.usefixtures("ready")
+def test_the_outer_frames_every_stack_shares_are_shown_once(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    client.get("/page/")
+
+    content = stored_panel(toolbars[-1]).content
+    shared = re.findall(r"The outer (\d+) frames? of every send's stack", content)
+    assert len(shared) == 1, shared
+    # Each send's stack shows its own frames, its sender's line last.
+    stacks = content.count('<details class="st-stack">')
+    assert stacks > 1
+    assert content.count(f"the outer {shared[0]} shared by every send") == stacks
+    assert '<span class="djdt-func">page</span>' in content
+
+
+@pytest.mark.usefixtures("ready")
 def test_no_stacks_when_the_toolbar_turns_stack_traces_off(
     client: Client, settings: Any, toolbars: list[DebugToolbar]
 ) -> None:

@@ -59,6 +59,8 @@ def html_context(
     - ``groups``: the recorded sends summed up by signal and sender,
       ``unreceived``: the sends that reached no receiver and were only
       counted, ``unreceived_sends`` in all (see :func:`_groups`);
+    - ``shared_stack``: the outer frames every recorded stack starts with,
+      shown once (each send's stack shows the rest), or "";
     - ``dropped`` and ``recording_errors``, from the trace unchanged.
     """
     split = shown(trace)
@@ -75,6 +77,7 @@ def html_context(
         "summary": {**split.before._asdict(), "elapsed_ms": elapsed},
         "after": split.after._asdict(),
         "hidden": split.hidden,
+        "shared_stack": rows.shared_stack(),
         "findings": findings,
         **_groups(data),
         "dropped": data["dropped"],
@@ -112,6 +115,12 @@ class _Rows:
         self.anchors = anchors
         self.slow_ms = slow_ms
         self.elapsed_ms = elapsed_ms
+        # Each stack frame's line, written once: the sends of a request share
+        # most of their frames (the server's, the middleware's, the view's),
+        # and the outer ones every stack starts with are shown once.
+        self.frames: dict[tuple[Any, ...], str] = {}
+        self.stacks = [event["stack"] for event in events if event["stack"]]
+        self.shared = _shared_frames(self.stacks)
         # Each send's badges, and each receiver call's, by (event, receiver).
         self.badges: dict[tuple[int, int | None], dict[str, list[str]]] = {}
         for finding in findings:
@@ -229,8 +238,46 @@ class _Rows:
             parts.append('<li class="st-detail">No receiver.</li>')
         parts.append("</ol>")
         if event["stack"]:
-            parts.append(_stack(event["stack"]))
+            parts.append(self.stack(event["stack"]))
         return "".join(parts)
+
+    def stack(self, frames: list[dict[str, Any]]) -> str:
+        """The stack a send came from, laid out as django-debug-toolbar does.
+
+        Without the outer frames every stack shares (see shared_stack()).
+        """
+        shared = (
+            f", the outer {self.shared} shared by every send (above)"
+            if self.shared
+            else ""
+        )
+        return (
+            f'<details class="st-stack"><summary>Stack, {len(frames)} '
+            f"frame{_s(len(frames))}{shared}</summary>"
+            f'<pre class="djdt-stack">{self.frame_lines(frames[self.shared :])}'
+            "</pre></details>"
+        )
+
+    def shared_stack(self) -> SafeString:
+        """The outer frames every recorded stack starts with, once."""
+        if not self.shared:
+            return mark_safe("")
+        return mark_safe(
+            '<details class="st-stack st-shared-stack"><summary>The outer '
+            f"{self.shared} frame{_s(self.shared)} of every send's stack</summary>"
+            f'<pre class="djdt-stack">{self.frame_lines(self.stacks[0][: self.shared])}'
+            "</pre></details>"
+        )
+
+    def frame_lines(self, frames: list[dict[str, Any]]) -> str:
+        lines = []
+        for frame in frames:
+            key = (frame["file"], frame["function"], frame["line"], frame.get("code"))
+            line = self.frames.get(key)
+            if line is None:
+                line = self.frames[key] = _frame_line(*key)
+            lines.append(line)
+        return "".join(lines)
 
     def via(self, event: dict[str, Any]) -> str:
         parent, receiver = event["parent"], event["parent_receiver"]
@@ -297,24 +344,35 @@ class _Rows:
         )
 
 
-def _stack(frames: list[dict[str, Any]]) -> str:
-    """The stack a send came from, laid out as django-debug-toolbar lays out stacks."""
-    lines = []
-    for frame in frames:
-        directory, separator, basename = frame["file"].rpartition("/")
-        code = frame.get("code")
-        lines.append(
-            f'<span class="djdt-path">{escape(directory + separator)}</span>'
-            f'<span class="djdt-file">{escape(basename)}</span> in '
-            f'<span class="djdt-func">{escape(frame["function"])}</span>'
-            f'(<span class="djdt-lineno">{frame["line"]}</span>)'
-            + (f'\n  <span class="djdt-code">{escape(code)}</span>' if code else "")
-            + "\n"
-        )
+def _shared_frames(stacks: list[list[dict[str, Any]]]) -> int:
+    """How many outer frames all of *stacks* (two or more) start with.
+
+    Each stack keeps at least its innermost frame of its own.
+    """
+    if len(stacks) < 2:
+        return 0
+    first = stacks[0]
+    shared = min(len(stack) for stack in stacks) - 1
+    for stack in stacks[1:]:
+        position = 0
+        while position < shared and stack[position] == first[position]:
+            position += 1
+        shared = position
+        if not shared:
+            break
+    return shared
+
+
+def _frame_line(file: str, function: str, line: int, code: str | None) -> str:
+    """One frame of a stack, its line of source under it when known."""
+    directory, separator, basename = file.rpartition("/")
     return (
-        f'<details class="st-stack"><summary>Stack, {len(frames)} '
-        f"frame{_s(len(frames))}</summary>"
-        f'<pre class="djdt-stack">{"".join(lines)}</pre></details>'
+        f'<span class="djdt-path">{escape(directory + separator)}</span>'
+        f'<span class="djdt-file">{escape(basename)}</span> in '
+        f'<span class="djdt-func">{escape(function)}</span>'
+        f'(<span class="djdt-lineno">{line}</span>)'
+        + (f'\n  <span class="djdt-code">{escape(code)}</span>' if code else "")
+        + "\n"
     )
 
 
