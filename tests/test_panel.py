@@ -464,7 +464,7 @@ def test_sends_the_toolbar_makes_for_its_own_panels_are_stored_but_not_shown(
     assert not {"template_rendered", "_created"} & shown
     assert "DebugToolbar" not in content[content.index('class="st-groups"') :]
     assert (
-        f"Not shown: {len(toolbar_sends)} sends that feed django-debug-toolbar's"
+        f"Not shown: {len(toolbar_sends)} sends that feed django-debug-toolbar itself"
         in content
     )
 
@@ -714,7 +714,11 @@ def test_every_surface_counts_the_same_sends_and_receiver_calls(
         "sidebar of the History panel": subtitle_counts(panel.nav_subtitle),
         "Server-Timing": _counts(
             response.headers["Server-Timing"],
-            r'SignalTracePanel_signals;dur=[\d.]+;desc="(?P<sends>\d+) signal sends?"',
+            r'SignalTracePanel_signals;dur=[\d.]+;desc="(?P<sends>\d+) sends?, '
+            r'(?P<calls>\d+) receiver calls?"',
+        ),
+        "panel's title": _counts(
+            panel.title, r"Signal trace: (?P<sends>\d+) sends?, (?P<calls>\d+) rec"
         ),
         "panel": summary_counts(panel.content),
         "viewer's list": list_counts(
@@ -863,6 +867,22 @@ def test_the_page_after_a_redirect_shows_the_sends_of_the_request_before(
     assert "<dt>marker</dt><dd><code>saved</code></dd>" in folded
     if render_panels:
         assert previous in response.content.decode()
+
+
+@pytest.mark.usefixtures("ready")
+def test_the_page_after_a_redirect_says_so_once_the_request_before_is_gone(
+    client: Client, toolbars: list[DebugToolbar]
+) -> None:
+    post_and_follow(client)
+    posted, followed = toolbars
+
+    compat.forget(compat.request_id(posted))
+
+    panel = stored_panel(followed)
+    assert "after\xa0a\xa0redirect" in panel.nav_subtitle
+    assert "Redirected here by a request the toolbar no longer keeps." in (
+        panel.content
+    )
 
 
 @pytest.mark.usefixtures("ready")

@@ -130,6 +130,14 @@ def clear_store() -> None:
         DebugToolbar._store.clear()
 
 
+def forget(request_id: str) -> None:
+    """Forget one request the toolbar keeps."""
+    if HAS_STORES:
+        get_store().delete(request_id)
+    else:
+        DebugToolbar._store.pop(request_id, None)
+
+
 def history_sidebar(client: Client, request_id: str) -> dict[str, Any]:
     """The sidebar the History panel switches to for a kept request, by panel id."""
     response = client.get(
