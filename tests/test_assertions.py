@@ -91,6 +91,15 @@ def test_assert_sent_matches_the_sender_as_an_object_or_a_name() -> None:
     assert trace.assert_sent(order_paid, sender="Order") is trace.events[1]
 
 
+def test_a_model_sender_is_also_named_by_its_label() -> None:
+    with capture_signals() as trace:
+        order_paid.send(sender=Author)
+
+    label = Author._meta.label  # "testapp.Author", as its instances are shown
+    assert trace.assert_sent(order_paid, sender=label) is trace.events[0]
+    assert not trace.filter(order_paid, sender="testapp.Book")
+
+
 def test_sender_none_matches_only_sends_made_without_a_sender() -> None:
     with capture_signals() as trace:
         order_paid.send(sender=Order)

@@ -494,6 +494,13 @@ def test_sender_filter_keeps_sends_from_that_sender(
     assert {count["sender"] for count in trace["counts"]} == {"tests.app.models.Author"}
 
 
+def test_sender_filter_takes_a_models_label(run: Runner, author_saves: None) -> None:
+    run("--json", "--sender", "testapp.Author", "loaddata", "books", "--verbosity", "0")
+
+    trace = run.json()
+    assert [event["sender"] for event in trace["events"]] == ["tests.app.models.Author"]
+
+
 def test_min_duration_hides_faster_sends(run: Runner) -> None:
     run("--min-duration", "1e9", "publishbook", "Dune")
 
@@ -640,6 +647,13 @@ def test_unknown_sender_is_an_error_suggesting_the_closest_names(run: Runner) ->
         "--sender: no sender named 'tests.app.models.Boook' is known in this "
         "process; did you mean 'tests.app.models.Book'?"
     )
+
+
+def test_a_misspelt_model_label_suggests_the_label(run: Runner) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("--sender", "testapp.Boook", "publishbook", "Dune")
+
+    assert str(raised.value).endswith("did you mean 'testapp.Book'?")
 
 
 def test_a_model_that_sent_nothing_is_a_known_sender(run: Runner) -> None:

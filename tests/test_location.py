@@ -163,4 +163,5 @@ def test_a_data_migration_s_sends_name_the_historical_model() -> None:
     senders = {event.sender_name for event in trace.filter("post_save")}
     assert senders == {"historical blog.Post"}
     assert trace.filter("post_save", sender="Post")  # the one matching rule
+    assert trace.filter("post_save", sender="blog.Post")  # by the model's label
     assert Post.objects.count() == 1

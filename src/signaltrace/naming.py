@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, NamedTuple, TypeVar, cast
 
+from django.core.exceptions import AppRegistryNotReady
 from django.dispatch import Signal
 
 __all__ = [
@@ -170,15 +171,31 @@ def sender_name_matches(sender_name: str, wanted: str) -> bool:
     """Whether a described sender is what a user meant by the name *wanted*.
 
     As :func:`name_matches` for a class's dotted path (``"Order"`` finds
-    ``shop.models.Order``); any other description must be given whole
-    (``"<CoreConfig: core>"``), and a string sender by its value (``"shop"``
-    finds the sender ``'shop'``).
+    ``shop.models.Order``); a model also by its label (``"shop.Order"``,
+    which finds its historical versions in migrations too); any other
+    description must be given whole (``"<CoreConfig: core>"``), and a string
+    sender by its value (``"shop"`` finds the sender ``'shop'``).
     """
     return (
         sender_name == wanted
         or name_matches(sender_name, wanted)
         or sender_name == repr(wanted)
+        or sender_name == f"historical {wanted}"
+        or sender_name == _model_path(wanted)
     )
+
+
+def _model_path(label: str) -> str | None:
+    """The dotted path of the model labelled *label* (``"shop.Order"``), if any."""
+    if label.count(".") != 1:
+        return None
+    from django.apps import apps  # the registry is filled by django.setup()
+
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError, AppRegistryNotReady):
+        return None
+    return class_name(model)
 
 
 # ------------------------------------------------------------------- receivers

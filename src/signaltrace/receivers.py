@@ -330,9 +330,18 @@ def unknown_sender(wanted: str, seen: Iterable[str] = ()) -> str | None:
 
 
 def _registered_sender_names() -> list[str]:
-    """The names of the models and app configs, as a send's sender is described."""
+    """The names of the models and app configs, as a send's sender is described.
+
+    And each model's label (``shop.Order``), which names it too.
+    """
     describe = describer(DEFAULTS).sender
-    return [describe(sender) for sender in _registered_senders().values()]
+    names = []
+    for sender in _registered_senders().values():
+        names.append(describe(sender))
+        meta = sender.__dict__.get("_meta") if issubclass(type(sender), type) else None
+        if meta is not None:
+            names.append(meta.label)
+    return names
 
 
 def _module_classes() -> Iterator[str]:
