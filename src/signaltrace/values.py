@@ -66,7 +66,6 @@ Value = None | bool | int | float | str
 
 _ELLIPSIS = "…"
 #: Types whose every value is its own description.
-_OWN_DESCRIPTION = frozenset({type(None), bool})
 #: Ints beyond this magnitude lose precision in JavaScript's JSON.parse: they
 #: are described as text.
 _SAFE_INT = 2**53
@@ -156,7 +155,9 @@ class Describer:
         #: name -> whether values under it are masked. Keyword argument names
         #: are few and repeat at every send: the pattern runs once per name.
         self._hidden: dict[str, bool] = {}
-        #: type -> how its instances are shown (see _text_of_type).
+        #: type -> how its instances are described (see _describer_of).
+        self._describers: dict[type, Callable[[Any], Value]] = {}
+        #: type -> how its instances are shown as text (see _text_of_type).
         self._by_type: dict[type, Callable[[Any, int], str]] = {}
         #: short text -> whether it holds no secret (see _is_clean).
         self._clean: dict[str, bool] = {}
@@ -165,14 +166,9 @@ class Describer:
 
     def describe(self, value: object) -> Value:
         """The description of *value*: a JSON scalar or safe text."""
-        if self.is_own_description(value):
-            return value  # type: ignore[return-value]
         cls = type(value)
-        if issubclass(cls, str):
-            return self._shown(value)  # type: ignore[arg-type]
-        if cls is float:
-            return repr(value)  # not finite: JSON has no NaN or infinity
-        return self.text(value)
+        describe = self._describers.get(cls) or self._describer_of(cls)
+        return describe(value)
 
     def is_own_description(self, value: object) -> bool:
         """Whether *value* is a JSON scalar that shows as it is.
@@ -180,33 +176,24 @@ class Describer:
         ``None``, booleans, ints JSON readers keep exactly, finite floats, and
         strings within ``MAX_VALUE_LENGTH`` that hold no secret.
         """
-        cls = type(value)
-        if cls is str:
-            return len(value) <= self.limit and self._is_clean(value)  # type: ignore[arg-type]
-        if cls is int:
-            return -_SAFE_INT <= value <= _SAFE_INT  # type: ignore[operator]
-        if cls is float:
-            return math.isfinite(value)  # type: ignore[arg-type]
-        return cls in _OWN_DESCRIPTION
+        return self.describe(value) is value
 
     def kwargs(self, named: dict[str, Any]) -> dict[str, Value]:
-        """Describe keyword arguments, masking those under sensitive names.
-
-        When every value is its own description and no name is sensitive,
-        that is *named* itself: a send's keyword arguments are a dict made for
-        the call, which no receiver can change.
-        """
+        """Describe keyword arguments, masking those under sensitive names."""
         hidden = self._hidden
-        own = self.is_own_description
+        describers = self._describers
+        described: dict[str, Value] = {}
         for name, value in named.items():
-            if hidden.get(name) is not False or not own(value):
-                break
-        else:
-            return named
-        return {
-            name: self.mask if self.is_hidden(name) else self.describe(value)
-            for name, value in named.items()
-        }
+            masked = hidden.get(name)
+            if masked is None:
+                masked = self.is_hidden(name)
+            if masked:
+                described[name] = self.mask
+                continue
+            cls = type(value)
+            describe = describers.get(cls) or self._describer_of(cls)
+            described[name] = describe(value)
+        return described
 
     def row(self, model: object, named: dict[str, Any]) -> Value:
         """``pre_init``'s ``args``: a row's values by position, without names.
@@ -327,6 +314,41 @@ class Describer:
         return _CREDENTIALS.sub(lambda scheme: f"{scheme[1]} {mask}", text)
 
     # ----------------------------------------------------------- internals
+
+    def _describer_of(self, cls: type) -> Callable[[Any], Value]:
+        """How values of *cls* are described; worked out once per type.
+
+        JSON scalars stay what they are: ``None``, booleans, ints JSON readers
+        keep exactly, finite floats, strings within the length limit that hold
+        no secret. Any other value is its safe text (:meth:`text`), a string
+        (or a ``str`` subclass, such as a ``SafeString``) cut and masked as
+        plain text.
+        """
+        describe: Callable[[Any], Value]
+        if cls is type(None) or cls is bool:
+            describe = _itself
+        elif cls is int:
+            describe = self._int
+        elif cls is float:
+            describe = _float
+        elif cls is str:
+            describe = self._str
+        elif issubclass(cls, str):
+            describe = self._shown
+        else:
+            describe = self.text
+        if len(self._describers) >= _TYPE_CACHE_SIZE:
+            self._describers.clear()
+        self._describers[cls] = describe
+        return describe
+
+    def _int(self, value: int) -> Value:
+        return value if -_SAFE_INT <= value <= _SAFE_INT else self.text(value)
+
+    def _str(self, value: str) -> str:
+        if len(value) <= self.limit and self._is_clean(value):
+            return value
+        return self._shown(value)
 
     def _shown(self, text: str) -> str:
         """*text* as it is shown: masked and cut, without copying it whole.
@@ -509,6 +531,15 @@ class Describer:
 def describer(config: Config) -> Describer:
     """The :class:`Describer` of *config* (one per distinct configuration)."""
     return Describer(config)
+
+
+def _itself(value: Value) -> Value:
+    return value
+
+
+def _float(value: float) -> Value:
+    # JSON has no NaN or infinity.
+    return value if math.isfinite(value) else repr(value)
 
 
 def _failed(value: object, error: BaseException) -> str:
