@@ -229,15 +229,19 @@ def test_a_wsgi_environ_shows_the_request_not_the_process_environment() -> None:
 # ------------------------------------------------------------ bounded cost
 
 
-def test_describing_a_million_item_set_builds_no_text_of_it() -> None:
-    items = set(range(1_000_000))
-
+def described_with_peak(value: object) -> tuple[str, int]:
+    """``safe_repr(value)``, and the most memory describing it took, in bytes."""
     tracemalloc.start()
     try:
-        shown = safe_repr(items)
+        shown = safe_repr(value)
         _now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return shown, peak
+
+
+def test_describing_a_million_item_set_builds_no_text_of_it() -> None:
+    shown, peak = described_with_peak(set(range(1_000_000)))
 
     assert shown.endswith(f", …+{1_000_000 - DEFAULTS.MAX_ITEMS}}}")
     # Its whole text would take about 7 MB.
@@ -288,12 +292,7 @@ class _NoWholeText:
 def test_describing_a_big_container_of_the_standard_library_is_bounded(
     value: object, opening: str
 ) -> None:
-    tracemalloc.start()
-    try:
-        shown = safe_repr(value)
-        _now, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    shown, peak = described_with_peak(value)
 
     assert shown.startswith(opening), shown
     assert len(shown) <= DEFAULTS.MAX_VALUE_LENGTH
