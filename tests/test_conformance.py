@@ -11,6 +11,7 @@ import functools
 import gc
 import logging
 import sys
+import threading
 import types
 import weakref
 from collections.abc import Callable
@@ -354,13 +355,96 @@ def test_a_signal_class_with_its_own_live_receivers_is_dispatched_by_it() -> Non
 
     bare, traced = both(scenario)
     assert traced == bare == [(keep.method, "method")]
-    # Such a send's calls are recorded from Django's responses, untimed.
+    # What its lookup gives is called through proxies: each call timed.
     with signaltrace.capture() as trace:
         scenario()
     (event,) = trace.events
     assert [(call.name, call.response) for call in event.receivers] == [
         ("tests.test_conformance.Handler.method", "method")
     ]
+    assert all(call.started_at > 0 for call in event.receivers)
+
+
+def test_djangos_lookup_is_never_replaced_on_the_class() -> None:
+    djangos = Signal.__dict__["_live_receivers"]
+    signal = Signal()
+    signal.connect(plain)
+    if HAS_ASYNC:
+        signal.connect(coroutine)  # a send followed through Django's method
+    seen: list[object] = []
+
+    def looks(sender: object, **kwargs: Any) -> None:
+        seen.append(Signal.__dict__["_live_receivers"])
+        seen.append(signal.__dict__.get("_live_receivers"))
+
+    signal.connect(looks)
+    with signaltrace.capture() as trace:
+        signal.send_robust(sender=None)
+
+    # While the send was followed, the instance had a lookup of its own.
+    assert seen[0] is djangos
+    assert seen[1] is not None
+    assert "_live_receivers" not in signal.__dict__
+    assert len(trace.events[0].receivers) == (3 if HAS_ASYNC else 2)
+
+
+def test_a_signals_own_instance_lookup_is_used_and_given_back() -> None:
+    signal = Signal()
+    signal.connect(plain)
+    keep = Handler()
+    signal.connect(keep.method)
+    asked: list[object] = []
+
+    def own(sender: object) -> Any:
+        asked.append(sender)
+        receivers = Signal._live_receivers(signal, sender)
+        if type(receivers) is tuple:
+            return [r for r in receivers[0] if r is not plain], receivers[1]
+        return [r for r in receivers if r is not plain]
+
+    signal._live_receivers = own  # type: ignore[method-assign]
+
+    bare, traced = both(lambda: signal.send_robust(sender="s"))
+
+    assert bare == traced == [(keep.method, "method")]
+    assert asked == ["s", "s"]
+    assert signal.__dict__["_live_receivers"] is own
+
+
+def test_other_threads_sending_the_same_signal_meanwhile_get_the_receivers() -> None:
+    signal = Signal()
+    signal.connect(plain)
+    started, done = threading.Event(), threading.Event()
+    other: list[Any] = []
+
+    def holds(sender: object, **kwargs: Any) -> None:
+        # While this send is followed, another thread sends the same signal.
+        if sender == "followed":
+            started.set()
+            assert done.wait(10)
+
+    def sends_meanwhile() -> None:
+        assert started.wait(10)
+        other.extend(signal.send_robust(sender="other"))
+        other.append(signal.has_listeners("other"))
+        done.set()
+
+    signal.connect(holds)
+    if HAS_ASYNC:
+        signal.connect(coroutine)  # a send followed through Django's method
+    expected = [(plain, "plain"), (holds, None)]
+    expected += [(coroutine, "coroutine")] if HAS_ASYNC else []
+    thread = threading.Thread(target=sends_meanwhile)
+    thread.start()
+    with signaltrace.capture() as trace:
+        responses = signal.send_robust(sender="followed")
+    thread.join()
+
+    assert responses == expected
+    assert other == [*expected, True]
+    # Only the followed send was recorded: the other thread's context has no trace.
+    assert [event.sender_name for event in trace.events] == ["'followed'"]
+    assert "_live_receivers" not in signal.__dict__
 
 
 def test_another_tools_send_wrapper_still_runs() -> None:

@@ -10,11 +10,16 @@ Django's order with Django's arguments. Two ways, both filling the records of
   runs the loop Django's method runs and times each call as it makes it. This
   is the hot path: model and request signals.
 - Every other send: the wrapper notes the send in progress and calls Django's
-  own method. Django then asks ``_live_receivers`` for the receivers; the
-  wrapper of it hands back, for that send only, thin proxies that time each
-  call and record its outcome. When Django's method returns, the proxies in
-  the ``(receiver, response)`` pairs are swapped back for the receivers.
-  Order, concurrency, error handling and logging stay Django's.
+  own method. Django then asks the signal's ``_live_receivers`` for the
+  receivers, which for that send only hands back thin proxies that time each
+  call and record its outcome: while a send of a signal is followed, the
+  signal *instance* has a ``_live_receivers`` of its own (:func:`_hook`),
+  which asks the class's (Django's, a subclass's, another tool's) and wraps
+  what it answers. When Django's method returns, the proxies in the
+  ``(receiver, response)`` pairs are swapped back for the receivers. Order,
+  concurrency, error handling and logging stay Django's. ``Signal``'s own
+  ``_live_receivers`` is never replaced: every other send of the process
+  looks its receivers up as without signaltrace.
 
 The one other shortcut: a send that Django's method would answer with ``[]``
 at its first line (no receiver can be reached) is counted and answered here.
@@ -34,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from pathlib import Path
@@ -42,7 +48,6 @@ from time import perf_counter
 from types import CodeType, FrameType, MethodType
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction
 from django.db.models.signals import pre_init
 from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
@@ -61,7 +66,7 @@ __all__ = ["ANSWERED", "is_djangos", "make_wrappers"]
 #: its first line: it has been counted (or recorded whole), nothing to run.
 ANSWERED: Any = object()
 
-#: The send methods and the lookup they are wrapped with.
+#: The send methods wrapped.
 SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
 _ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 
@@ -96,56 +101,17 @@ def is_djangos(method: Callable[..., Any]) -> bool:
 def make_wrappers(
     originals: Mapping[str, Callable[..., Any]], direct: Collection[str]
 ) -> dict[str, Callable[..., Any]]:
-    """The wrappers of ``Signal``'s methods in *originals*.
+    """The wrappers of the send methods in *originals*.
 
-    *direct* names the send methods whose loop the wrapper may run itself
-    (verified against this Django by :mod:`signaltrace.install`).
+    *originals* holds ``Signal``'s ``_live_receivers`` too, which is not
+    wrapped. *direct* names the send methods whose loop the wrapper may run
+    itself (verified against this Django by :mod:`signaltrace.install`).
     """
     original_live = originals["_live_receivers"]
     # Django's own lookup, to call from the loop; None when another tool
     # wrapped it before us (its wrapper must run: Django's method runs then).
     djangos_live = original_live if is_djangos(original_live) else None
     wrappers: dict[str, Callable[..., Any]] = {}
-
-    @functools.wraps(original_live)
-    def live_receivers(self: Signal, sender: object) -> Any:
-        event = sending.get()
-        if event is None or event.signal is not self:
-            return original_live(self, sender)
-        following = event._dispatch
-        if following is None or following.dispatched:
-            # Not a send followed through Django's method, or not its first
-            # lookup: has_listeners() and others get Django's answer untouched.
-            return original_live(self, sender)
-        following.dispatched = True
-        receivers = following.looked_up
-        if receivers is None:
-            receivers = original_live(self, sender)
-        else:  # looked up by the send wrapper: not to be kept alive by the record
-            following.looked_up = None
-        if type(self)._live_receivers is not live_receivers:
-            # A subclass's _live_receivers() (or another tool's wrapper of it)
-            # called this one and works on what it gets: it must get Django's
-            # receivers, not proxies. The calls are recorded from the
-            # responses instead, untimed (see _unwrap()).
-            following.untimed = True
-            return receivers
-        sync_proxy, async_proxy = (
-            (_RobustSyncProxy, _RobustAsyncProxy)
-            if event.method in _ROBUST_METHODS
-            else (_SyncProxy, _AsyncProxy)
-        )
-        if type(receivers) is tuple:  # Django 5.0+: (sync, async)
-            sync_receivers, async_receivers = receivers
-            return (
-                [sync_proxy(receiver, event) for receiver in sync_receivers],
-                [async_proxy(receiver, event) for receiver in async_receivers]
-                if async_receivers
-                else async_receivers,
-            )
-        return [sync_proxy(receiver, event) for receiver in receivers]
-
-    wrappers["_live_receivers"] = live_receivers
     for name in SEND_METHODS:
         original = originals.get(name)
         if original is None:  # Django 4.2 has no asend/asend_robust.
@@ -154,14 +120,13 @@ def make_wrappers(
             wrappers[name] = _async_wrapper(original)
         else:
             lookup = djangos_live if name in direct else None
-            wrappers[name] = _sync_wrapper(original, lookup, live_receivers)
+            wrappers[name] = _sync_wrapper(original, lookup)
     return wrappers
 
 
 def _sync_wrapper(
     original: Callable[..., Any],
     djangos_live: Callable[[Signal, object], Any] | None,
-    live_wrapper: Callable[..., Any],
 ) -> Callable[..., Any]:
     """The wrapper of ``send`` or ``send_robust``.
 
@@ -196,9 +161,15 @@ def _sync_wrapper(
         token = sending.set(event)
         spent = 0.0  # how long the receivers of the loop below ran
         try:
-            if djangos_live is None or type(self)._live_receivers is not live_wrapper:
+            if (
+                djangos_live is None
+                or type(self)._live_receivers is not djangos_live
+                or "_live_receivers" in self.__dict__
+            ):
+                # A lookup other than Django's (a subclass's, another tool's,
+                # the instance's own, or ours while a send of it is followed).
                 return _follow(event, active, original, self, sender, named)
-            receivers = djangos_live(self, sender)
+            receivers: Any = djangos_live(self, sender)
             if type(receivers) is tuple:  # Django 5.0+: (sync, async)
                 if receivers[1]:
                     return _follow(
@@ -277,6 +248,7 @@ def _async_wrapper(
         if event is ANSWERED:
             return [] if skippable else await original(self, sender, **named)
         token = sending.set(event)
+        _hook(self)
         try:
             event._dispatch = _Following(active[0].describer)
             event.started_at = started = perf_counter()
@@ -289,6 +261,7 @@ def _async_wrapper(
             _raised_from_send(event, error, active)
             raise
         finally:
+            _unhook(self)
             sending.reset(token)
             event._dispatch = None
             if not event.receivers or event.parent_call is not None:
@@ -313,18 +286,22 @@ def _follow(
     """
     following = event._dispatch = _Following(active[0].describer)
     following.looked_up = looked_up
-    event.started_at = started = perf_counter()
+    _hook(signal)
     try:
-        return _unwrap(event, original(signal, sender, **named))
+        event.started_at = started = perf_counter()
+        try:
+            return _unwrap(event, original(signal, sender, **named))
+        finally:
+            event.duration += perf_counter() - started
     finally:
-        event.duration += perf_counter() - started
+        _unhook(signal)
         event._dispatch = None
 
 
 class _Following:
     """How a send followed through Django's own method is going."""
 
-    __slots__ = ("describer", "dispatched", "looked_up", "untimed")
+    __slots__ = ("describer", "dispatched", "looked_up")
 
     def __init__(self, describer: Describer) -> None:
         #: Describes the responses (the outermost trace's settings).
@@ -333,9 +310,92 @@ class _Following:
         self.dispatched = False
         #: The receivers the wrapper already looked up, to hand to Django.
         self.looked_up: Any = None
-        #: Whether the calls could not be timed and are to be recorded from
-        #: the responses (a subclass's own lookup).
-        self.untimed = False
+
+
+#: The signals whose lookup is hooked while sends of them are followed, by
+#: id: the signal, how many of its sends are followed, and the instance's own
+#: ``_live_receivers`` it had before (None: it had none).
+_hooked: dict[int, list[Any]] = {}
+_hooked_lock = threading.Lock()
+
+
+def _hook(signal: Signal) -> None:
+    """Have *signal*'s ``_live_receivers()`` hand proxies to the send followed.
+
+    Set on the instance, never on ``Signal``: a class modified at every send
+    would cost every send of the process (see :mod:`signaltrace.install`).
+    Other sends of the signal meanwhile (other threads and tasks, or
+    ``has_listeners()``) get their receivers through it as they would
+    without it (see :func:`_lookup`).
+    """
+    with _hooked_lock:
+        entry = _hooked.get(id(signal))
+        if entry is not None:
+            entry[1] += 1
+            return
+        own = signal.__dict__.get("_live_receivers")
+        _hooked[id(signal)] = [signal, 1, own]
+        signal.__dict__["_live_receivers"] = functools.partial(_lookup, signal, own)
+
+
+def _unhook(signal: Signal) -> None:
+    """Undo :func:`_hook` once; the last followed send gives the lookup back."""
+    with _hooked_lock:
+        entry = _hooked[id(signal)]
+        entry[1] -= 1
+        if entry[1]:
+            return
+        del _hooked[id(signal)]
+        own = entry[2]
+        if own is None:
+            signal.__dict__.pop("_live_receivers", None)
+        else:
+            signal.__dict__["_live_receivers"] = own
+
+
+def _lookup(signal: Signal, own: Any, sender: object) -> Any:
+    """The ``_live_receivers()`` of a signal with a send followed.
+
+    For that send's first lookup (Django's method asking for the receivers to
+    call), the receivers the signal's own lookup gives, each behind a proxy;
+    for any other, what its own lookup gives.
+    """
+    event = sending.get()
+    if event is None or event.signal is not signal:
+        # Not the send being followed: another thread's, another task's.
+        return _looked_up(signal, own, sender)
+    following = event._dispatch
+    if following is None or following.dispatched:
+        # Not followed (the wrapper runs its loop), or not its first lookup
+        # (has_listeners() from a receiver).
+        return _looked_up(signal, own, sender)
+    following.dispatched = True
+    receivers = following.looked_up
+    if receivers is None:
+        receivers = _looked_up(signal, own, sender)
+    else:  # looked up by the send wrapper: not to be kept alive by the record
+        following.looked_up = None
+    sync_proxy, async_proxy = (
+        (_RobustSyncProxy, _RobustAsyncProxy)
+        if event.method in _ROBUST_METHODS
+        else (_SyncProxy, _AsyncProxy)
+    )
+    if type(receivers) is tuple:  # Django 5.0+: (sync, async)
+        sync_receivers, async_receivers = receivers
+        return (
+            [sync_proxy(receiver, event) for receiver in sync_receivers],
+            [async_proxy(receiver, event) for receiver in async_receivers]
+            if async_receivers
+            else async_receivers,
+        )
+    return [sync_proxy(receiver, event) for receiver in receivers]
+
+
+def _looked_up(signal: Signal, own: Any, sender: object) -> Any:
+    """The receivers as the signal's lookup gives them, without signaltrace."""
+    if own is not None:
+        return own(sender)
+    return type(signal)._live_receivers(signal, sender)
 
 
 # ----------------------------------------------------------- the record
@@ -640,32 +700,8 @@ def _stack(frame: FrameType | None) -> tuple[tuple[CodeType, int, str], ...]:
 
 
 def _unwrap(event: SignalEvent, responses: Any) -> Any:
-    """Give back Django's list with the proxies replaced by the receivers.
-
-    For a send whose calls could not be timed (a subclass's own lookup),
-    record each call from its ``(receiver, response)`` pair: name and
-    response, no duration.
-    """
+    """Give back Django's list with the proxies replaced by the receivers."""
     if type(responses) is not list:
-        return responses
-    following = event._dispatch
-    if following is not None and following.untimed:
-        describer = following.describer
-        keep = event.live_kwargs is not None
-        robust = event.method in _ROBUST_METHODS
-        for receiver, response in responses:
-            try:
-                is_async = iscoroutinefunction(receiver)
-            except Exception as error:
-                note(traces.get(), "naming a receiver", error)
-                is_async = False
-            call = ReceiverCall(event, _info(receiver), is_async)
-            # type(): isinstance() would read the response's __class__.
-            if robust and issubclass(type(response), BaseException):
-                _raised(call, response, describer, keep)
-            elif response is not None:
-                _returned(call, response, describer, keep)
-            event.receivers.append(call)
         return responses
     for position, pair in enumerate(responses):
         receiver = pair[0]

@@ -204,6 +204,7 @@ def _fingerprints(*methods: Any) -> dict[str, tuple[str | None, ...]]:
 
 
 def _install() -> None:
+    # The lookup is read, for the wrappers to call, and never replaced.
     for name in ("_live_receivers", *dispatch.SEND_METHODS):
         original = Signal.__dict__.get(name)
         if original is not None:  # Django 4.2 has no asend/asend_robust.
@@ -257,10 +258,10 @@ def _wrappers_of(
 
 
 def _uninstall() -> None:
-    for name, original in _originals.items():
+    for name, wrapper in _wrappers.items():
         # Leave a method alone if another tool wrapped it after us: removing
         # ours would remove theirs. Our wrapper passes straight through then.
-        if Signal.__dict__.get(name) is _wrappers[name]:
-            setattr(Signal, name, original)
+        if Signal.__dict__.get(name) is wrapper:
+            setattr(Signal, name, _originals[name])
     _originals.clear()
     _wrappers.clear()

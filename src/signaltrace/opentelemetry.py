@@ -228,13 +228,13 @@ def spanning(wrapper: Callable[..., Any]) -> Callable[..., Any]:
     recording = _recording.get
     active = traces.get
 
-    def parent() -> Context | None:
+    def parent(tracing: tuple[Trace, ...]) -> Context | None:
         """The context to export this send under, or None: not to be exported.
 
         None inside a send already recorded for export (it is in that
-        trace), and when no span records here.
+        trace), and when no span records here. *tracing*: the traces active.
         """
-        if active():
+        if tracing:
             scope = recording()
             if scope is not None and scope.ended_at is None:
                 return None
@@ -243,14 +243,15 @@ def spanning(wrapper: Callable[..., Any]) -> Callable[..., Any]:
             span: Any = current.get(key) if key else get_current_span(current)
             return current if span is not None and span.is_recording() else None
         except Exception as error:
-            note(active(), "reading the current span", error)
+            note(tracing, "reading the current span", error)
             return None
 
     if inspect.iscoroutinefunction(wrapper):
 
         @functools.wraps(original)
         async def async_spanning(self: Signal, sender: object, **named: Any) -> Any:
-            current = parent()
+            tracing = active()
+            current = parent(tracing)
             if current is not None:
                 opened = _open(self, sender)
                 if opened is not None:
@@ -258,7 +259,7 @@ def spanning(wrapper: Callable[..., Any]) -> Callable[..., Any]:
                         return await wrapper(self, sender, **named)
                     finally:
                         _close(opened, current)
-            if active():
+            if tracing:
                 return await wrapper(self, sender, **named)
             return await original(self, sender, **named)
 
@@ -266,7 +267,8 @@ def spanning(wrapper: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def sync_spanning(self: Signal, sender: object, **named: Any) -> Any:
-        current = parent()
+        tracing = active()
+        current = parent(tracing)
         if current is not None:
             opened = _open(self, sender)
             if opened is not None:
@@ -274,7 +276,7 @@ def spanning(wrapper: Callable[..., Any]) -> Callable[..., Any]:
                     return wrapper(self, sender, **named)
                 finally:
                     _close(opened, current)
-        return (wrapper if active() else original)(self, sender, **named)
+        return (wrapper if tracing else original)(self, sender, **named)
 
     return sync_spanning
 
