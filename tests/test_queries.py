@@ -9,7 +9,7 @@ from typing import Any
 
 import django
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connection, connections
 from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
@@ -252,6 +252,29 @@ def test_an_async_receiver_is_given_the_queries_it_awaited(connect: Any) -> None
 
     call = trace.assert_receiver_called(counts_authors_async)
     assert (call.is_async, call.queries) == (True, 2)
+
+
+def test_a_busy_shared_thread_is_sent_one_job_however_many_captures_start() -> None:
+    # A request starts a capture each: with asgiref's shared thread busy (a
+    # long job, or one that never ends), their jobs must not pile up.
+    asyncio.run(sync_to_async(lambda: None)())  # the shared thread exists
+    executor = SyncToAsync.single_thread_executor
+    started, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        started.set()
+        release.wait(10)
+
+    busy = executor.submit(job)
+    assert started.wait(10)
+    try:
+        for _ in range(100):
+            with signaltrace.capture():
+                pass
+        assert executor._work_queue.qsize() <= 1
+    finally:
+        release.set()
+    busy.result(timeout=10)
 
 
 # ---------------------------------------------------------------- QueryStats

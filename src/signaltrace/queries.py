@@ -33,6 +33,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,8 @@ _current_call: Callable[[], ReceiverCall | None] = _no_call
 _create_before: Callable[[str], BaseDatabaseWrapper] | None = None
 #: Every connection the wrapper went into during this generation, in any thread.
 _wrapped: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+#: The job queued in asgiref's shared thread (see _enter_shared_thread()).
+_shared_job: Future[None] | None = None
 
 
 def _record(
@@ -159,11 +162,19 @@ def _enter_shared_thread() -> None:
     so queued now, this runs before any query queued later. When the thread
     does not exist yet, its connections will be created, and so wrapped,
     when it runs.
+
+    One job is queued at a time: while the thread is busy (a long job, or one
+    that never ends), a generation starting at every request would otherwise
+    queue one more each time. A job still waiting runs after this start, and
+    wraps the connections for the generation running then.
     """
+    global _shared_job
+    if _shared_job is not None and not _shared_job.done():
+        return
     executor = SyncToAsync.single_thread_executor
     if getattr(executor, "_threads", None):
         with contextlib.suppress(RuntimeError):  # shut down: no more queries
-            executor.submit(enter_thread)
+            _shared_job = executor.submit(enter_thread)
 
 
 def stop() -> None:
