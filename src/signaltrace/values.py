@@ -39,7 +39,7 @@ import math
 import re
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.db.models import Manager, Model, QuerySet
 from django.template.context import BaseContext
@@ -65,7 +65,6 @@ __all__ = [
 Value = None | bool | int | float | str
 
 _ELLIPSIS = "…"
-#: Types whose every value is its own description.
 #: Ints beyond this magnitude lose precision in JavaScript's JSON.parse: they
 #: are described as text.
 _SAFE_INT = 2**53
@@ -180,6 +179,8 @@ class Describer:
 
     def kwargs(self, named: dict[str, Any]) -> dict[str, Value]:
         """Describe keyword arguments, masking those under sensitive names."""
+        # describe() and is_hidden() in one loop, their table and cache read
+        # here: as calls, a post_save-shaped send costs ~0.7 µs more.
         hidden = self._hidden
         describers = self._describers
         described: dict[str, Value] = {}
@@ -380,7 +381,7 @@ class Describer:
             return self._text(args, self.depth)
         argument = args[0]
         if make is BaseException.__str__ and issubclass(type(argument), str):
-            return str.__str__(str.__getitem__(argument, slice(self.limit + _MARGIN)))
+            return cast(str, argument)  # cut before it is copied, by error()
         return self._text(argument, self.depth)
 
     def _cut(self, text: str) -> str:

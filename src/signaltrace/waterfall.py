@@ -251,22 +251,26 @@ class _Rows:
             if self.shared
             else ""
         )
-        return (
-            f'<details class="st-stack"><summary>Stack, {len(frames)} '
-            f"frame{_s(len(frames))}{shared}</summary>"
-            f'<pre class="djdt-stack">{self.frame_lines(frames[self.shared :])}'
-            "</pre></details>"
-        )
+        summary = f"Stack, {len(frames)} frame{_s(len(frames))}{shared}"
+        return self.stack_html("st-stack", summary, frames[self.shared :])
 
     def shared_stack(self) -> SafeString:
         """The outer frames every recorded stack starts with, once."""
         if not self.shared:
             return mark_safe("")
-        return mark_safe(
-            '<details class="st-stack st-shared-stack"><summary>The outer '
-            f"{self.shared} frame{_s(self.shared)} of every send's stack</summary>"
-            f'<pre class="djdt-stack">{self.frame_lines(self.stacks[0][: self.shared])}'
-            "</pre></details>"
+        summary = (
+            f"The outer {self.shared} frame{_s(self.shared)} of every send's stack"
+        )
+        frames = self.stacks[0][: self.shared]
+        return mark_safe(self.stack_html("st-stack st-shared-stack", summary, frames))
+
+    def stack_html(
+        self, classes: str, summary: str, frames: list[dict[str, Any]]
+    ) -> str:
+        """A folded list of *frames*, opened by *summary* (plain text, no markup)."""
+        return (
+            f'<details class="{classes}"><summary>{summary}</summary>'
+            f'<pre class="djdt-stack">{self.frame_lines(frames)}</pre></details>'
         )
 
     def frame_lines(self, frames: list[dict[str, Any]]) -> str:
