@@ -578,3 +578,34 @@ def test_a_model_text_is_a_plain_string() -> None:
 
     assert described == "<auth.Group pk=3>"
     assert type(described) is str
+
+
+class Slugged(models.Model):  # noqa: DJ008  # described, never shown by its str
+    slug = models.CharField(max_length=40, primary_key=True)
+
+    class Meta:
+        app_label = "testapp"
+
+
+@pytest.mark.parametrize(
+    ("instance", "config", "expected"),
+    [
+        (Author(pk=3), DEFAULTS, "<testapp.Author pk=3>"),
+        (Author(pk=123456), Config(MAX_VALUE_LENGTH=12), "<testapp.Au…"),
+        (Slugged(pk="launch"), DEFAULTS, "<testapp.Slugged pk='launch'>"),
+        (
+            Slugged(pk="4111 1111 1111 1111"),
+            DEFAULTS,
+            f"<testapp.Slugged pk='{DEFAULTS.MASK}'>",
+        ),
+    ],
+)
+def test_a_model_instance_is_described_as_its_text_cut_and_masked(
+    instance: models.Model, config: Config, expected: str
+) -> None:
+    from signaltrace.values import describer
+
+    described = describer(config).describe(instance)
+
+    assert described == expected
+    assert type(described) is str

@@ -472,8 +472,9 @@ def _begin(
         note(active, "describing a send", error)
         sender_name = NOT_DESCRIBED
         kwargs = dict.fromkeys(named, NOT_DESCRIBED)
-    event = SignalEvent(signal, method, sender_name, kwargs, where, parent)
-    event._origin = first.started_at
+    event = SignalEvent(
+        signal, method, sender_name, kwargs, where, parent, first.started_at
+    )
     for trace in room:
         events = trace.events
         if trace.keep_values and event.live_kwargs is None:

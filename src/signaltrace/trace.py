@@ -138,19 +138,21 @@ class ReceiverCall:
 
     Filled by the recorder as the call runs; a call still running shows as
     it is so far (its duration is final once it has returned). The fields
-    below hold their defaults until the recorder sets them.
+    every call has are slots, set when it is made; the rarely set ones are
+    read from the class until the recorder sets them (in the instance's
+    ``__dict__``, made then): a call is made at every receiver call.
     """
 
-    #: ``time.perf_counter()`` when the call began.
-    started_at: float = 0.0
-    #: Seconds the receiver ran, without the time signaltrace spent recording
-    #: the sends it made. For async receivers, from the first step of the
-    #: coroutine to its end, so concurrent receivers overlap.
-    duration: float = 0.0
-    #: The description of what the receiver returned (see
-    #: :mod:`signaltrace.values`); None also while it runs, when it raised, or
-    #: when a later receiver's error ended the send.
-    response: Value = None
+    __slots__ = (
+        "__dict__",
+        "duration",
+        "event",
+        "info",
+        "is_async",
+        "response",
+        "started_at",
+    )
+
     #: What it raised, described; errors ``send_robust`` caught too.
     error: ErrorInfo | None = None
     #: The queries the call ran itself (not those of nested receivers), if
@@ -163,7 +165,10 @@ class ReceiverCall:
     _children: list[SignalEvent] | None = None
 
     def __init__(
-        self, event: SignalEvent, info: naming.ReceiverInfo, is_async: bool
+        self,
+        event: SignalEvent,
+        info: naming.ReceiverInfo,
+        is_async: bool,
     ) -> None:
         #: The :class:`SignalEvent` this call belongs to.
         self.event = event
@@ -171,6 +176,16 @@ class ReceiverCall:
         self.info = info
         #: Whether the receiver is a coroutine function.
         self.is_async = is_async
+        #: ``time.perf_counter()`` when the call began.
+        self.started_at = 0.0
+        #: Seconds the receiver ran, without the time signaltrace spent
+        #: recording the sends it made. For async receivers, from the first
+        #: step of the coroutine to its end, so concurrent receivers overlap.
+        self.duration = 0.0
+        #: The description of what the receiver returned (see
+        #: :mod:`signaltrace.values`); None also while it runs, when it
+        #: raised, or when a later receiver's error ended the send.
+        self.response: Value = None
 
     @property
     def name(self) -> str:
@@ -245,17 +260,26 @@ class SignalEvent:
     """One call of ``Signal.send``, ``send_robust``, ``asend`` or ``asend_robust``.
 
     Filled by the recorder as the send runs; a send still running shows as it
-    is so far. The fields below hold their defaults until the recorder sets
-    them.
+    is so far. The fields every send has are slots, set when it is made; the
+    rarely set ones are read from the class until the recorder sets them (in
+    the instance's ``__dict__``, made then): a send is made at every send.
     """
 
-    #: ``time.perf_counter()`` when its first receiver was called (when
-    #: Django's method began, for the send methods it runs itself).
-    started_at: float = 0.0
-    #: Seconds its receivers ran, one after the other for ``send()`` to sync
-    #: receivers, else from the start of Django's method to its end; without
-    #: the time signaltrace spent recording (see the docs' "How it works").
-    duration: float = 0.0
+    __slots__ = (
+        "__dict__",
+        "_origin",
+        "_running",
+        "_where",
+        "duration",
+        "kwargs",
+        "method",
+        "parent_call",
+        "receivers",
+        "sender_name",
+        "signal",
+        "started_at",
+    )
+
     #: The exception that propagated out of the send, described.
     error: ErrorInfo | None = None
     #: With ``keep_values``: the exception that propagated, the keyword
@@ -265,13 +289,9 @@ class SignalEvent:
     _sender: Callable[[], Any] | None = None
     #: The frames the send was made from, as recorded (``CAPTURE_STACKS``).
     _stack: tuple[RawFrame, ...] | None = None
-    #: When the outermost capture recording it started, for :attr:`start`.
-    _origin: float = 0.0
     #: When the recorder began recording it, for a send made in a receiver.
     _entered: float = 0.0
-    #: The recorder's state while the send runs: the sync receiver call in
-    #: progress, and how Django's own method is being followed.
-    _running: ReceiverCall | None = None
+    #: How Django's own method is being followed, while it runs.
     _dispatch: Any = None
 
     def __init__(
@@ -282,6 +302,7 @@ class SignalEvent:
         kwargs: dict[str, Value],
         where: Where | None,
         parent_call: ReceiverCall | None,
+        origin: float = 0.0,
     ) -> None:
         #: The Signal object.
         self.signal = signal
@@ -297,6 +318,18 @@ class SignalEvent:
         self.parent_call = parent_call
         #: One :class:`ReceiverCall` per receiver called, in call order.
         self.receivers: list[ReceiverCall] = []
+        #: ``time.perf_counter()`` when its first receiver was called (when
+        #: Django's method began, for the send methods it runs itself).
+        self.started_at = 0.0
+        #: Seconds its receivers ran, one after the other for ``send()`` to
+        #: sync receivers, else from the start of Django's method to its end;
+        #: without the time signaltrace spent recording (see the docs' "How
+        #: it works").
+        self.duration = 0.0
+        #: When the outermost capture recording it started, for :attr:`start`.
+        self._origin = origin
+        #: The sync receiver call in progress, while the send runs.
+        self._running: ReceiverCall | None = None
 
     @property
     def name(self) -> str:
