@@ -304,6 +304,17 @@ def test_record_unreceived_follows_the_setting(settings: Any) -> None:
     assert len(trace.events) == 1
 
 
+def test_a_setting_given_as_a_list_records_as_a_tuple_would(settings: Any) -> None:
+    settings.SIGNALTRACE = {"EXTRA_RECEIVER_MODULES": ["shop.hooks"]}
+    signal = Signal()
+    signal.connect(takes_payment)
+
+    with signaltrace.capture() as trace:
+        signal.send(sender=None, amount=3)
+
+    assert [event.kwargs for event in trace.events] == [{"amount": 3}]
+
+
 def test_stored_events_are_capped_and_the_rest_counted_as_dropped() -> None:
     signal = Signal()
     signal.connect(takes_payment)

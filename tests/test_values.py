@@ -609,3 +609,22 @@ def test_a_model_instance_is_described_as_its_text_cut_and_masked(
 
     assert described == expected
     assert type(described) is str
+
+
+def test_traces_under_one_configuration_share_what_describing_works_out() -> None:
+    from signaltrace.values import describer
+
+    config = Config(MAX_ITEMS=7)
+    first = describer(config)
+    first.kwargs({"password": "hunter2", "count": 3})
+
+    assert describer(Config(MAX_ITEMS=7)) is first
+    assert describer(config) is not describer(DEFAULTS)
+
+
+def test_a_configuration_that_cannot_be_hashed_still_gets_a_describer() -> None:
+    from signaltrace.values import describer
+
+    config = Config(EXTRA_RECEIVER_MODULES=["shop.hooks"])  # type: ignore[arg-type]
+
+    assert describer(config).kwargs({"token": "x"}) == {"token": DEFAULTS.MASK}

@@ -70,9 +70,9 @@ ANSWERED: Any = object()
 SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
 _ROBUST_METHODS = frozenset({"send_robust", "asend_robust"})
 
-#: Where each file's code comes from (see signaltrace.sources.origin), by
-#: file name: asked for every frame between a send and the user's code, at
-#: every recorded send.
+#: Where each file's code comes from (see signaltrace.sources.origin, and
+#: "own" for signaltrace's), by file name: asked for every frame between a
+#: send and the user's code, at every recorded send.
 _origins: dict[str, str] = {}
 # CAPTURE_STACKS: the recorder's own frames are left out of a stack, and a
 # stack keeps at most this many frames (a request through the toolbar and a
@@ -667,9 +667,11 @@ def _location(frame: FrameType | None) -> tuple[CodeType, int] | None:
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if first is None and not filename.startswith(_OWN_DIR):
+        kind = _origins.get(filename) or _origins.setdefault(
+            filename, _origin(filename)
+        )
+        if first is None and kind != "own":
             first = frame
-        kind = _origins.get(filename) or _origins.setdefault(filename, origin(filename))
         if kind == "project":
             if (
                 code.co_name != "<module>"
@@ -683,6 +685,11 @@ def _location(frame: FrameType | None) -> tuple[CodeType, int] | None:
     if chosen is None:
         return None
     return (chosen.f_code, chosen.f_lasti)
+
+
+def _origin(filename: str) -> str:
+    """Whose code *filename* is: "own" (signaltrace's), or its :func:`origin`."""
+    return "own" if filename.startswith(_OWN_DIR) else origin(filename)
 
 
 def _stack(frame: FrameType | None) -> tuple[tuple[CodeType, int, str], ...]:

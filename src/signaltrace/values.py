@@ -558,9 +558,22 @@ class Describer:
         return repr(value)
 
 
-@functools.lru_cache(maxsize=64)
 def describer(config: Config) -> Describer:
-    """The :class:`Describer` of *config* (one per distinct configuration)."""
+    """The :class:`Describer` of *config*: one per distinct configuration.
+
+    Shared by every trace made under it, so that what a describer works out
+    once (how each type is described, which names are masked, which texts
+    hold no secret) is worked out once per process, not once per request.
+    A configuration holding a value that cannot be hashed gets its own.
+    """
+    try:
+        return _shared_describer(config)
+    except TypeError:  # a list in place of a tuple, say
+        return Describer(config)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_describer(config: Config) -> Describer:
     return Describer(config)
 
 
