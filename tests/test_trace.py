@@ -156,3 +156,27 @@ def test_to_dict_lists_counts_and_dropped() -> None:
     assert data["counts"] == [
         {"signal": "tests.test_trace.checkout", "sender": "None", "count": 2}
     ]
+
+
+def sends_twice(signal: Signal) -> None:
+    signal.send(sender=None, step=1)
+    signal.send(sender=None, step=2)
+
+
+def test_stacks_in_json_show_each_send_its_own_line_under_the_frames_they_share(
+    settings: Any,
+) -> None:
+    settings.SIGNALTRACE = {"CAPTURE_STACKS": True}
+    signal = Signal()
+    signal.connect(lambda sender, **kwargs: None, weak=False)
+
+    with signaltrace.capture() as trace:
+        sends_twice(signal)
+
+    first, second = (
+        event["stack"] for event in json.loads(json.dumps(trace.to_dict()))["events"]
+    )
+    assert first[:-1] == second[:-1]
+    assert first[-1]["function"] == second[-1]["function"] == "sends_twice"
+    assert second[-1]["line"] == first[-1]["line"] + 1
+    assert [frame.to_dict() for frame in trace.events[0].stack or ()] == first

@@ -376,10 +376,16 @@ def _stats(trace: SignalTrace) -> dict[str, Any]:
     """
     data = trace.to_dict()
     hidden = (*dt_settings.get_config()["HIDE_IN_STACKTRACES"], *_HIDDEN_MODULES)
+    modules = frozenset(hidden)
+    packages = tuple(f"{module}." for module in hidden)
     for event in data["events"]:
         if event["stack"] is not None:
             event["stack"] = [
-                frame for frame in event["stack"] if not _is_hidden(frame, hidden)
+                frame
+                for frame in event["stack"]
+                if not (
+                    frame["module"] in modules or frame["module"].startswith(packages)
+                )
             ]
     totals = shown(data).before
     return {
@@ -392,13 +398,6 @@ def _stats(trace: SignalTrace) -> dict[str, Any]:
         # False until request_finished: the template says what is missing.
         "complete": trace.ended_at is not None,
     }
-
-
-def _is_hidden(frame: dict[str, Any], modules: tuple[str, ...]) -> bool:
-    module: str = frame["module"]
-    return any(
-        module == hidden or module.startswith(hidden + ".") for hidden in modules
-    )
 
 
 def _format_ms(value: float) -> str:

@@ -677,13 +677,15 @@ def events_to_dicts(
     ``start_ms`` offsets count from.
     """
     index = {id(event): position for position, event in enumerate(events)}
+    # The frames stacks share (the server's, the middleware's), made once.
+    frames: dict[tuple[int, int], dict[str, Any]] = {}
     dicts = []
     for position, event in enumerate(events):
         call = event.parent_call
         parent = index.get(id(call.event)) if call is not None else None
         error = event.error
         location = event.location
-        stack = event.stack
+        stack = event._stack
         dicts.append(
             {
                 "id": position,
@@ -701,14 +703,35 @@ def events_to_dicts(
                 "duration_ms": round(event.duration * 1000, 4),
                 "depth": event.depth,
                 "location": location.to_dict() if location is not None else None,
-                "stack": [frame.to_dict() for frame in stack]
-                if stack is not None
-                else None,
+                "stack": _stack_dicts(stack, frames) if stack is not None else None,
                 "receivers": [call.to_dict() for call in event.receivers],
                 "error": str(error) if error is not None else None,
                 "error_type": error.type if error is not None else None,
             }
         )
+    return dicts
+
+
+def _stack_dicts(
+    stack: tuple[RawFrame, ...], frames: dict[tuple[int, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The JSON form of a recorded stack; a frame already in *frames* is reused.
+
+    Keyed by the code's identity: the stack holds its code objects alive, and
+    hashing a code object hashes its bytecode.
+    """
+    dicts = []
+    for code, instruction, module in stack:
+        key = (id(code), instruction)
+        frame = frames.get(key)
+        if frame is None:
+            frame = frames[key] = StackFrame(
+                code.co_filename,
+                _line_number(code, instruction),
+                code.co_name,
+                module,
+            ).to_dict()
+        dicts.append(frame)
     return dicts
 
 
