@@ -478,6 +478,29 @@ def test_a_failure_describing_an_exception_is_contained(
 
 
 @pytest.mark.parametrize("way", WAYS, ids=str)
+@pytest.mark.parametrize("record_unreceived", [False, True], ids=["counted", "kept"])
+def test_a_failure_noting_a_send_no_receiver_can_reach_is_contained(
+    way: Way,
+    record_unreceived: bool,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    program = Program(way)
+    program.signal.receivers.clear()  # Django's first test answers []
+    stage = "describing a send" if record_unreceived else "counting a send"
+    broken = (Describer, "sender") if record_unreceived else (dispatch, "_count")
+
+    assert_contained(
+        lambda: program.send(sender=None, value=1),
+        lambda patch: patch.setattr(*broken, fault),
+        stage,
+        caplog=caplog,
+        monkeypatch=monkeypatch,
+        record_unreceived=record_unreceived,
+    )
+
+
+@pytest.mark.parametrize("way", WAYS, ids=str)
 def test_a_failure_ending_the_record_of_an_unreceived_send_is_contained(
     way: Way,
     caplog: pytest.LogCaptureFixture,

@@ -60,11 +60,7 @@ from signaltrace.sources import origin
 from signaltrace.trace import ReceiverCall, SignalEvent, Trace
 from signaltrace.values import Describer, ErrorInfo
 
-__all__ = ["ANSWERED", "is_djangos", "make_wrappers"]
-
-#: What _begin() returns for a send that Django would answer with ``[]`` at
-#: its first line: it has been counted (or recorded whole), nothing to run.
-ANSWERED: Any = object()
+__all__ = ["is_djangos", "make_wrappers"]
 
 #: The send methods wrapped.
 SEND_METHODS = ("send", "send_robust", "asend", "asend_robust")
@@ -142,13 +138,20 @@ def _sync_wrapper(
     """
     method = original.__name__
     robust = method == "send_robust"
-    skippable = is_djangos(original)  # see ANSWERED
+    skippable = is_djangos(original)  # Django's first line answers []
 
     @functools.wraps(original)
     def traced(self: Signal, sender: object, **named: Any) -> Any:
         active = traces.get()
         if not active:
             return original(self, sender, **named)
+        # Django's own first test, as each of its send methods starts with it.
+        if (
+            not self.receivers
+            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
+        ):
+            _unreached(self, active, method, sender, named)
+            return [] if skippable else original(self, sender, **named)
         try:
             event = _begin(self, active, method, sender, named)
         except Exception as error:
@@ -156,8 +159,6 @@ def _sync_wrapper(
             event = None
         if event is None:
             return original(self, sender, **named)
-        if event is ANSWERED:
-            return [] if skippable else original(self, sender, **named)
         token = sending.set(event)
         spent = 0.0  # how long the receivers of the loop below ran
         try:
@@ -232,13 +233,20 @@ def _async_wrapper(
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
     """The wrapper of ``asend`` or ``asend_robust``: Django's method, followed."""
     method = original.__name__
-    skippable = is_djangos(original)  # see ANSWERED
+    skippable = is_djangos(original)  # Django's first line answers []
 
     @functools.wraps(original)
     async def traced(self: Signal, sender: object, **named: Any) -> Any:
         active = traces.get()
         if not active:
             return await original(self, sender, **named)
+        # Django's own first test, as each of its send methods starts with it.
+        if (
+            not self.receivers
+            or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
+        ):
+            _unreached(self, active, method, sender, named)
+            return [] if skippable else await original(self, sender, **named)
         try:
             event = _begin(self, active, method, sender, named)
         except Exception as error:
@@ -246,8 +254,6 @@ def _async_wrapper(
             event = None
         if event is None:
             return await original(self, sender, **named)
-        if event is ANSWERED:
-            return [] if skippable else await original(self, sender, **named)
         token = sending.set(event)
         _hook(self)
         try:
@@ -407,48 +413,66 @@ def _lookup(signal: Signal, own: Any, sender: object) -> Any:
 # ----------------------------------------------------------- the record
 
 
+def _unreached(
+    signal: Signal,
+    active: tuple[Trace, ...],
+    method: str,
+    sender: object,
+    named: dict[str, Any],
+) -> None:
+    """Note a send no receiver can be reached by: Django's method answers it
+    with ``[]`` at its first line.
+
+    Each trace counts it (per signal and sender), or records it whole if it
+    records unreceived sends (``RECORD_UNRECEIVED``).
+    """
+    try:
+        recording: tuple[Trace, ...] = ()
+        for trace in active:
+            if trace.ended_at is not None:
+                continue
+            if trace.config.RECORD_UNRECEIVED:
+                recording = (*recording, trace)
+            else:
+                _count(trace, signal, sender)
+        if not recording:
+            return
+        event = _begin(signal, active, method, sender, named, recording)
+        if event is None:
+            return
+        # Recorded whole: there is nothing to dispatch.
+        event.started_at = perf_counter()
+        if event.parent_call is not None:
+            _take_off(event.parent_call, event.started_at - event._entered)
+    except Exception as error:
+        note(active, "counting a send", error)
+
+
 def _begin(
     signal: Signal,
     active: tuple[Trace, ...],
     method: str,
     sender: object,
     named: dict[str, Any],
-) -> Any:
-    """Start the record of a send: the event, :data:`ANSWERED`, or None.
+    wanting: tuple[Trace, ...] | None = None,
+) -> SignalEvent | None:
+    """Start the record of a send in *wanting* (by default every active trace).
 
-    ANSWERED: Django's method would return ``[]`` at its first line (no
-    receiver can be reached): the send was counted (or recorded whole, for a
-    trace that records unreceived sends). None: no trace has room for it.
-
-    Called by the send wrappers only: the frame two levels up made the send.
-    Its location (and stack, if a trace wants it) is noted now, while the
-    frame is there to read, and its values are described now, before the
-    send is timed.
+    None when no trace has room for it (the full ones count it dropped).
+    Called from the send wrappers (or :func:`_unreached`): the frames above
+    are signaltrace's, then the code that made the send. Its location (and
+    stack, if a trace wants it) is noted now, while the frame is there to
+    read, and its values are described now, before the send is timed.
     """
-    # Django's own first test: every Django send method starts with it.
-    unreachable = (
-        not signal.receivers
-        or signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
-    )
-    wanting = active
-    if unreachable:
-        wanting = ()
-        for trace in active:
-            if trace.ended_at is not None:
-                continue
-            if trace.config.RECORD_UNRECEIVED:
-                wanting = (*wanting, trace)
-            else:
-                _count(trace, signal, sender)
-        if not wanting:
-            return ANSWERED
+    if wanting is None:
+        wanting = active
     for trace in wanting:
         # A context copied from a capture (a thread started in it) may still
         # hold the trace after the capture ended: it records nothing more.
         if trace.ended_at is not None or len(trace.events) >= trace.max_events:
             room = _with_room(wanting)
             if not room:
-                return ANSWERED if unreachable else None
+                return None
             break
     else:
         room = wanting
@@ -497,11 +521,6 @@ def _begin(
             parent._children = [event]
         else:
             children.append(event)
-    if unreachable:  # recorded whole: there is nothing to dispatch
-        event.started_at = perf_counter()
-        if parent is not None:
-            _take_off(parent, event.started_at - entered)
-        return ANSWERED
     return event
 
 
