@@ -123,7 +123,10 @@ def least_send(self: Signal, sender: object, **named: Any) -> Any:
     try:
         calls = record.calls
         responses = []
-        for receiver in DJANGOS_LIVE(self, sender)[0]:
+        receivers = DJANGOS_LIVE(self, sender)
+        if type(receivers) is tuple:  # Django 5.0+: (sync, async)
+            receivers = receivers[0]
+        for receiver in receivers:
             call = LeastCall(receiver, perf_counter())
             calls.append(call)
             response = receiver(signal=self, sender=sender, **named)
