@@ -1,9 +1,8 @@
 """The floor under the recording budgets: the least a Python wrapper can do to
 record a send, next to bare Django and signaltrace, in one run.
 
-Run ``python benchmarks/floor.py [--repeat N]``. It configures Django itself
-(no database) and times ``signal.send(sender=None, a=1)`` of a custom
-``Signal`` with 1 and 5 module-level no-op receivers:
+Run ``python benchmarks/floor.py [--repeat N]``. It uses ``overhead.py``'s
+set-up (settings, models, views) and times, alternately in one run:
 
 - bare Django;
 - the *least recorder* below: a wrapper of ``Signal.send`` that keeps one
@@ -14,51 +13,47 @@ Run ``python benchmarks/floor.py [--repeat N]``. It configures Django itself
   does not look for the project's line past the caller, contains no error,
   takes no recording time off a parent's duration: what no recorder can do
   without;
-- ``signaltrace.capture()``.
+- the least recorder describing the sender and the keyword arguments
+  (signaltrace's ``Describer``) and locating the send (signaltrace's walk to
+  the project's line) at each send: what issue 12 asks of every send, and
+  nothing more;
+- ``signaltrace.capture()`` (the middleware, for requests).
 
-From 1 and 5 receivers it works out the time each adds per send (fixed part)
-and per receiver call, against the budgets of ``overhead.py``. It then times,
-alone, what signaltrace does that the least recorder does not: describing the
-keyword arguments of this send and of a ``post_save``-shaped one (a model
-instance, four scalars), and locating the send (the caller is the project's:
-one frame). The exit status is 0 either way.
+Two measurements: ``signal.send(sender=None, a=1)`` with 1 and 5 no-op
+receivers, from which the time added per send (fixed part) and per receiver
+call is worked out; and ``overhead.py``'s request creating 100 rows with one
+``post_save`` receiver, where each send runs with the processor's caches cold.
+Each is printed against ``overhead.py``'s budgets. The exit status is 0 either
+way.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextvars
-import gc
 import platform
 import sys
-import timeit
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 import django
-from django.conf import settings
+import overhead
+from django.db import connection
+from django.db.models.signals import post_save
+from django.dispatch import Signal
+from django.dispatch.dispatcher import NO_RECEIVERS
+from overhead import Item, environ, make_handler, serve, timed, tracing_off
+from timing import Timing
 
-settings.configure(
-    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-    DATABASES={},
-)
-django.setup()
+import signaltrace
+from signaltrace import dispatch
+from signaltrace.conf import DEFAULTS
+from signaltrace.history import history
+from signaltrace.values import Describer, describer
 
-from django.contrib.auth.models import Group  # noqa: E402
-from django.dispatch import Signal  # noqa: E402
-from django.dispatch.dispatcher import NO_RECEIVERS  # noqa: E402
-from timing import Timing  # noqa: E402
-
-import signaltrace  # noqa: E402
-from signaltrace import dispatch  # noqa: E402
-from signaltrace.conf import DEFAULTS  # noqa: E402
-from signaltrace.values import describer  # noqa: E402
-
-#: The budgets of overhead.py: added seconds per send and per receiver call.
-TARGET_PER_SEND = 1.0e-6
-TARGET_PER_RECEIVER = 0.4e-6
 SENDS = 20_000
+REQUESTS = 20
 
 DJANGOS_SEND = Signal.send
 DJANGOS_LIVE = Signal._live_receivers
@@ -77,7 +72,7 @@ class LeastSend:
         signal: Signal,
         sender: object,
         kwargs: dict[str, Any],
-        where: tuple[Any, int],
+        where: object,
         parent: LeastSend | None,
     ) -> None:
         self.signal = signal
@@ -99,12 +94,16 @@ class LeastCall:
         self.duration = 0.0
 
 
+#: The sends recorded in this context, or None: not recording.
 recording: contextvars.ContextVar[list[LeastSend] | None] = contextvars.ContextVar(
     "recording", default=None
 )
+#: The send whose receivers run now, for a send made from inside one.
 sending: contextvars.ContextVar[LeastSend | None] = contextvars.ContextVar(
     "sending", default=None
 )
+#: With a describer: describe and locate each send as signaltrace does.
+describing: Describer | None = None
 
 
 def least_send(self: Signal, sender: object, **named: Any) -> Any:
@@ -115,9 +114,13 @@ def least_send(self: Signal, sender: object, **named: Any) -> Any:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         return []
     caller = sys._getframe(1)
-    record = LeastSend(
-        self, sender, dict(named), (caller.f_code, caller.f_lasti), sending.get()
-    )
+    if describing is None:
+        shown, kwargs = sender, dict(named)
+        where: object = (caller.f_code, caller.f_lasti)
+    else:
+        shown, kwargs = describing.sender(sender), describing.kwargs(named)
+        where = dispatch._location(caller)
+    record = LeastSend(self, shown, kwargs, where, sending.get())
     sends.append(record)
     token = sending.set(record)
     try:
@@ -137,42 +140,22 @@ def least_send(self: Signal, sender: object, **named: Any) -> Any:
         sending.reset(token)
 
 
-# ---------------------------------------------------------------- timing
+def least_recording(describer: Describer | None = None) -> Callable[[], Any]:
+    """Put the least recorder on ``Signal.send`` (describing with *describer*);
+    the callable returned takes it off."""
+    global describing
+    describing = describer
+    Signal.send = least_send  # type: ignore[method-assign]
+
+    def off() -> None:
+        global describing
+        Signal.send = DJANGOS_SEND  # type: ignore[method-assign]
+        describing = None
+
+    return off
 
 
-def no_op(sender: object, **kwargs: Any) -> None:
-    pass
-
-
-def receiver_1(sender: object, **kwargs: Any) -> None:
-    pass
-
-
-def receiver_2(sender: object, **kwargs: Any) -> None:
-    pass
-
-
-def receiver_3(sender: object, **kwargs: Any) -> None:
-    pass
-
-
-def receiver_4(sender: object, **kwargs: Any) -> None:
-    pass
-
-
-RECEIVERS = [no_op, receiver_1, receiver_2, receiver_3, receiver_4]
-
-
-def timed(operation: Callable[[], object]) -> float:
-    """Seconds per send for one run of *operation*, the collector paused."""
-    gc.collect()
-    gc.disable()
-    try:
-        started = perf_counter()
-        operation()
-        return (perf_counter() - started) / SENDS
-    finally:
-        gc.enable()
+# ------------------------------------------------------------------ sends
 
 
 def sends_of(signal: Signal) -> Callable[[], None]:
@@ -184,111 +167,165 @@ def sends_of(signal: Signal) -> Callable[[], None]:
     return operation
 
 
-def bare(operation: Callable[[], None]) -> float:
-    return timed(operation)
+def send_ways() -> dict[str, Callable[[Callable[[], None]], float]]:
+    """Each way of running *operation*, as seconds per send."""
+
+    def bare(operation: Callable[[], None]) -> float:
+        return timed(operation, SENDS)
+
+    def least(describer: Describer | None) -> Callable[[Callable[[], None]], float]:
+        def run(operation: Callable[[], None]) -> float:
+            off = least_recording(describer)
+            token = recording.set([])
+            try:
+                return timed(operation, SENDS)
+            finally:
+                recording.reset(token)
+                off()
+
+        return run
+
+    def traced(operation: Callable[[], None]) -> float:
+        with signaltrace.capture(max_events=SENDS) as trace:
+            seconds = timed(operation, SENDS)
+        assert len(trace.events) == SENDS, trace
+        return seconds
+
+    return {
+        "bare Django": bare,
+        "least recorder": least(None),
+        "+ describe, locate": least(describer(DEFAULTS)),
+        "signaltrace": traced,
+    }
 
 
-def least(operation: Callable[[], None]) -> float:
-    Signal.send = least_send  # type: ignore[method-assign]
-    token = recording.set([])
+def bench_sends(repeats: int) -> None:
+    print(
+        f"\nSignal.send(sender=None, a=1), {SENDS:,} sends per repeat, "
+        "min (median) per send"
+    )
+    ways = send_ways()
+    timings: dict[str, dict[int, Timing]] = {way: {} for way in ways}
+    for count in (1, 5):
+        signal = Signal()
+        for receiver in overhead.RECEIVERS[:count]:
+            signal.connect(receiver)
+        operation = sends_of(signal)
+        samples: dict[str, list[float]] = {way: [] for way in ways}
+        for run in ways.values():  # warm up
+            run(operation)
+        for _ in range(repeats):
+            for way, run in ways.items():  # alternate: drift hits every way
+                samples[way].append(run(operation))
+        for way in ways:
+            timings[way][count] = Timing(samples[way])
+    print(f"  {'':20} {'1 receiver':>18} {'5 receivers':>18}")
+    for way in ways:
+        cells = [
+            f"{timing.best * 1e9:6.0f} ns ({timing.median * 1e9:5.0f})"
+            for timing in (timings[way][1], timings[way][5])
+        ]
+        print(f"  {way:20} {cells[0]:>18} {cells[1]:>18}")
+    print("\n  added to bare Django (minimums)")
+    print(f"  {'':20} {'per send':>10} {'per call':>10}")
+    for way in list(ways)[1:]:
+        added = {
+            n: timings[way][n].best - timings["bare Django"][n].best for n in (1, 5)
+        }
+        per_call = (added[5] - added[1]) / 4
+        fixed = added[1] - per_call
+        print(f"  {way:20} {fixed * 1e6:7.2f} µs {per_call * 1e6:7.2f} µs")
+    print(
+        f"  {'budget':20} {overhead.TARGET_PER_SEND * 1e6:7.2f} µs "
+        f"{overhead.TARGET_PER_RECEIVER * 1e6:7.2f} µs"
+    )
+
+
+# --------------------------------------------------------------- requests
+
+
+def bench_request(repeats: int) -> None:
+    request_environ = environ("/create/")
+    post_save.connect(overhead.no_op, sender=Item)
+
+    def batch(middleware: list[str]) -> float:
+        handler = make_handler(middleware)
+
+        def one() -> None:
+            if middleware:
+                serve(handler, request_environ)
+                return
+            token = recording.set([])
+            try:
+                serve(handler, request_environ)
+            finally:
+                recording.reset(token)
+
+        seconds = timed(lambda: [one() for _ in range(REQUESTS)], REQUESTS)
+        Item.objects.all().delete()
+        history.clear()
+        return seconds
+
+    def bare() -> float:
+        tracing_off()
+        return batch([])
+
+    def least(describer: Describer | None) -> Callable[[], float]:
+        def run() -> float:
+            tracing_off()
+            off = least_recording(describer)
+            try:
+                return batch([])
+            finally:
+                off()
+
+        return run
+
+    def traced() -> float:
+        return batch([overhead.MIDDLEWARE])
+
+    ways: dict[str, Callable[[], float]] = {
+        "bare Django": bare,
+        "least recorder": least(None),
+        "+ describe, locate": least(describer(DEFAULTS)),
+        "signaltrace": traced,
+    }
+    samples: dict[str, list[float]] = {way: [] for way in ways}
     try:
-        return timed(operation)
+        for run in ways.values():  # warm up
+            run()
+        for _ in range(repeats):
+            for way, run in ways.items():
+                samples[way].append(run())
     finally:
-        recording.reset(token)
-        Signal.send = DJANGOS_SEND  # type: ignore[method-assign]
-
-
-def traced(operation: Callable[[], None]) -> float:
-    with signaltrace.capture(max_events=SENDS) as trace:
-        seconds = timed(operation)
-    assert len(trace.events) == SENDS, trace
-    return seconds
-
-
-WAYS = {"bare Django": bare, "least recorder": least, "signaltrace": traced}
-
-
-def per_send(statement: Callable[[], object], number: int = 100_000) -> float:
-    """The best seconds per run of *statement* over seven repeats."""
-    return min(timeit.repeat(statement, number=number, repeat=7)) / number
+        post_save.disconnect(overhead.no_op, sender=Item)
+        tracing_off()
+    print(
+        f"\nA request creating {overhead.ITEMS_PER_REQUEST} rows, one post_save "
+        f"receiver, {REQUESTS} requests per repeat, min (median) per request"
+    )
+    bare_best = Timing(samples["bare Django"]).best
+    for way in ways:
+        timing = Timing(samples[way])
+        print(
+            f"  {way:20} {timing.best * 1e3:6.2f} ms ({timing.median * 1e3:5.2f})"
+            f"  {timing.best / bare_best:5.2f}x"
+        )
+    print(f"  {'budget':20} {'':16} {overhead.TARGET_REQUEST_RATIO:5.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9)
     options = parser.parse_args(argv)
-
+    with connection.schema_editor() as editor:
+        editor.create_model(Item)
     print(
         f"signaltrace floor: Django {django.get_version()}, Python "
         f"{platform.python_version()}, {platform.system()} {platform.machine()}"
     )
-    print(
-        f"\nSignal.send(sender=None, a=1), {SENDS:,} sends per repeat, "
-        "min (median) per send"
-    )
-    timings: dict[str, dict[int, Timing]] = {way: {} for way in WAYS}
-    for count in (1, 5):
-        signal = Signal()
-        for receiver in RECEIVERS[:count]:
-            signal.connect(receiver)
-        operation = sends_of(signal)
-        samples: dict[str, list[float]] = {way: [] for way in WAYS}
-        for run in WAYS.values():  # warm up
-            run(operation)
-        for _ in range(options.repeat):
-            for way, run in WAYS.items():  # alternate: drift hits every way
-                samples[way].append(run(operation))
-        for way in WAYS:
-            timings[way][count] = Timing(samples[way])
-    print(f"  {'':16} {'1 receiver':>18} {'5 receivers':>18}")
-    for way in WAYS:
-        cells = [
-            f"{timing.best * 1e9:6.0f} ns ({timing.median * 1e9:5.0f})"
-            for timing in (timings[way][1], timings[way][5])
-        ]
-        print(f"  {way:16} {cells[0]:>18} {cells[1]:>18}")
-
-    print("\nAdded to bare Django (minimums)")
-    print(f"  {'':16} {'per send':>10} {'per call':>10}")
-    for way in ("least recorder", "signaltrace"):
-        added = {
-            n: timings[way][n].best - timings["bare Django"][n].best for n in (1, 5)
-        }
-        per_call = (added[5] - added[1]) / 4
-        fixed = added[1] - per_call
-        print(f"  {way:16} {fixed * 1e6:7.2f} µs {per_call * 1e6:7.2f} µs")
-    print(
-        f"  {'budget':16} {TARGET_PER_SEND * 1e6:7.2f} µs "
-        f"{TARGET_PER_RECEIVER * 1e6:7.2f} µs"
-    )
-
-    describe = describer(DEFAULTS)
-    instance = Group(pk=3, name="staff")
-    post_save_kwargs = {
-        "instance": instance,
-        "created": True,
-        "update_fields": None,
-        "raw": False,
-        "using": "default",
-    }
-    describe.kwargs(post_save_kwargs)  # types and names worked out once
-
-    def locate() -> object:
-        return dispatch._location(sys._getframe(0))
-
-    print("\nWhat the least recorder leaves out, timed alone (best of 7)")
-    for label, statement in (
-        (
-            "describing a=1 and sender=None",
-            lambda: (describe.sender(None), describe.kwargs({"a": 1})),
-        ),
-        (
-            "describing post_save's five kwargs",
-            lambda: describe.kwargs(post_save_kwargs),
-        ),
-        ("locating a send from the project", locate),
-    ):
-        print(f"  {label:36} {per_send(statement) * 1e9:6.0f} ns")
+    bench_sends(options.repeat)
+    bench_request(options.repeat)
     return 0
 
 

@@ -249,7 +249,8 @@ class Describer:
             text = self._text(value, self.depth if depth is None else depth)
             if type(text) is _Checked:
                 return str.__str__(text)
-            return self._shown(text)
+            # A short text seen before (a header's value, a key) is known clean.
+            return self._str(text)
         except KeyboardInterrupt:
             raise
         except BaseException as error:  # describing must never fail the program
