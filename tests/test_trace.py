@@ -180,3 +180,38 @@ def test_stacks_in_json_show_each_send_its_own_line_under_the_frames_they_share(
     assert first[-1]["function"] == second[-1]["function"] == "sends_twice"
     assert second[-1]["line"] == first[-1]["line"] + 1
     assert [frame.to_dict() for frame in trace.events[0].stack or ()] == first
+
+
+def test_events_and_calls_can_be_weakly_referenced() -> None:
+    import weakref
+
+    signal = Signal()
+    signal.connect(lambda sender, **kwargs: None, weak=False)
+    with signaltrace.capture() as trace:
+        signal.send(sender=None)
+    event = trace.events[0]
+
+    assert weakref.ref(event)() is event
+    assert weakref.ref(event.receivers[0])() is event.receivers[0]
+
+
+def test_one_code_run_from_two_modules_shows_each_frames_module_in_json(
+    settings: Any,
+) -> None:
+    import types
+
+    settings.SIGNALTRACE = {"CAPTURE_STACKS": True}
+    signal = Signal()
+    signal.connect(lambda sender, **kwargs: None, weak=False)
+    code = compile("def fire():\n    signal.send(sender=None)\n", "<shared>", "exec")
+    hidden: dict[str, Any] = {"__name__": "debug_toolbar.hidden", "signal": signal}
+    exec(code, hidden)
+    shown = {"__name__": "shop.views", "signal": signal}
+    fire_shown = types.FunctionType(hidden["fire"].__code__, shown, "fire")
+
+    with signaltrace.capture() as trace:
+        hidden["fire"]()
+        fire_shown()
+
+    modules = [event["stack"][-1]["module"] for event in trace.to_dict()["events"]]
+    assert modules == ["debug_toolbar.hidden", "shop.views"]

@@ -628,3 +628,56 @@ def test_a_configuration_that_cannot_be_hashed_still_gets_a_describer() -> None:
     config = Config(EXTRA_RECEIVER_MODULES=["shop.hooks"])  # type: ignore[arg-type]
 
     assert describer(config).kwargs({"token": "x"}) == {"token": DEFAULTS.MASK}
+
+
+class ShortByItsOwnAccount(str):
+    def __len__(self) -> int:
+        return 5
+
+
+class ReprAsSubclass:
+    """An object whose ``__repr__`` gives a ``str`` subclass, as repr() allows."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return (
+            SafeString(self.text)
+            if "<" in self.text
+            else ShortByItsOwnAccount(self.text)
+        )
+
+
+def test_a_repr_that_is_a_str_subclass_is_described_as_plain_text_cut() -> None:
+    from signaltrace.values import describer
+
+    describe = describer(DEFAULTS).describe
+    safe = describe(ReprAsSubclass("<b>bold</b>"))
+    long = describe(ReprAsSubclass("x" * 1000))
+
+    assert (safe, type(safe)) == ("<b>bold</b>", str)
+    assert type(long) is str
+    assert len(long) == DEFAULTS.MAX_VALUE_LENGTH
+
+
+class Stop(BaseException):
+    pass
+
+
+class Unreadable(models.Model):  # noqa: DJ008  # described, never shown by its str
+    class Meta:
+        app_label = "testapp"
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "__dict__":
+            raise Stop
+        return super().__getattribute__(name)
+
+
+def test_a_model_instance_that_cannot_be_read_is_described_as_such() -> None:
+    from signaltrace.values import describer
+
+    described = describer(DEFAULTS).describe(Unreadable.__new__(Unreadable))
+
+    assert described == "<tests.test_values.Unreadable (repr failed: Stop)>"

@@ -145,6 +145,7 @@ class ReceiverCall:
 
     __slots__ = (
         "__dict__",
+        "__weakref__",
         "duration",
         "event",
         "info",
@@ -267,6 +268,7 @@ class SignalEvent:
 
     __slots__ = (
         "__dict__",
+        "__weakref__",
         "_origin",
         "_running",
         "_where",
@@ -678,7 +680,7 @@ def events_to_dicts(
     """
     index = {id(event): position for position, event in enumerate(events)}
     # The frames stacks share (the server's, the middleware's), made once.
-    frames: dict[tuple[int, int], dict[str, Any]] = {}
+    frames: dict[tuple[int, int, str], dict[str, Any]] = {}
     dicts = []
     for position, event in enumerate(events):
         call = event.parent_call
@@ -713,16 +715,17 @@ def events_to_dicts(
 
 
 def _stack_dicts(
-    stack: tuple[RawFrame, ...], frames: dict[tuple[int, int], dict[str, Any]]
+    stack: tuple[RawFrame, ...], frames: dict[tuple[int, int, str], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The JSON form of a recorded stack; a frame already in *frames* is reused.
 
-    Keyed by the code's identity: the stack holds its code objects alive, and
-    hashing a code object hashes its bytecode.
+    Keyed by the code's identity (the stack holds its code objects alive, and
+    hashing a code object hashes its bytecode) and the frame's module: one
+    code may run under the globals of several modules.
     """
     dicts = []
     for code, instruction, module in stack:
-        key = (id(code), instruction)
+        key = (id(code), instruction, module)
         frame = frames.get(key)
         if frame is None:
             frame = frames[key] = StackFrame(

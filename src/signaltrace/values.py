@@ -249,8 +249,10 @@ class Describer:
             text = self._text(value, self.depth if depth is None else depth)
             if type(text) is _Checked:
                 return str.__str__(text)
-            # A short text seen before (a header's value, a key) is known clean.
-            return self._str(text)
+            if type(text) is str:
+                # A short text seen before (a header's value) is known clean.
+                return self._str(text)
+            return self._shown(text)  # a repr() of a str subclass: copied
         except KeyboardInterrupt:
             raise
         except BaseException as error:  # describing must never fail the program
@@ -366,7 +368,9 @@ class Describer:
         def describe(instance: Any) -> Value:
             try:
                 text = show(instance, self.depth)
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # the way of every value says how it failed
                 return self.text(instance)
             if type(text) is _Checked and len(text) <= limit:
                 return str.__str__(text)
