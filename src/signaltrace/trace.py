@@ -369,12 +369,7 @@ class SignalEvent:
         """
         if self._stack is None:
             return None
-        return tuple(
-            StackFrame(
-                code.co_filename, _line_number(code, instruction), code.co_name, module
-            )
-            for code, instruction, module in self._stack
-        )
+        return tuple(_stack_frame(raw) for raw in self._stack)
 
     @property
     def parent(self) -> SignalEvent | None:
@@ -724,18 +719,22 @@ def _stack_dicts(
     code may run under the globals of several modules.
     """
     dicts = []
-    for code, instruction, module in stack:
+    for raw in stack:
+        code, instruction, module = raw
         key = (id(code), instruction, module)
         frame = frames.get(key)
         if frame is None:
-            frame = frames[key] = StackFrame(
-                code.co_filename,
-                _line_number(code, instruction),
-                code.co_name,
-                module,
-            ).to_dict()
+            frame = frames[key] = _stack_frame(raw).to_dict()
         dicts.append(frame)
     return dicts
+
+
+def _stack_frame(raw: RawFrame) -> StackFrame:
+    """A recorded frame (code, last instruction, module) as it is read."""
+    code, instruction, module = raw
+    return StackFrame(
+        code.co_filename, _line_number(code, instruction), code.co_name, module
+    )
 
 
 def _index_of(calls: list[ReceiverCall], call: ReceiverCall) -> int | None:

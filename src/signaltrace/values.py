@@ -246,17 +246,20 @@ class Describer:
         Strings are quoted (``'default'``); see :func:`safe_repr`.
         """
         try:
-            text = self._text(value, self.depth if depth is None else depth)
-            if type(text) is _Checked:
-                return str.__str__(text)
-            if type(text) is str:
-                # A short text seen before (a header's value) is known clean.
-                return self._str(text)
-            return self._shown(text)  # a repr() of a str subclass: copied
+            return self._safe(self._text(value, self.depth if depth is None else depth))
         except KeyboardInterrupt:
             raise
         except BaseException as error:  # describing must never fail the program
             return _failed(value, error)
+
+    def _safe(self, text: str) -> str:
+        """Text :meth:`_text` built, as it is shown: a plain ``str``, masked, cut."""
+        if type(text) is _Checked:
+            return str.__str__(text)
+        if type(text) is str:
+            # A short text seen before (a header's value) is known clean.
+            return self._str(text)
+        return self._shown(text)  # a repr() of a str subclass: copied
 
     def error(self, exception: BaseException) -> ErrorInfo:
         """Describe an exception: its class's dotted path and its message."""
@@ -360,7 +363,8 @@ class Describer:
 
         Text that function vouches for (``<app.Model pk=3>``, with an integer
         key or none) within the length limit is the description; any other
-        goes the way of every value (:meth:`text`).
+        is cut and masked as :meth:`text` finishes its texts, from the one
+        call of the text function.
         """
         show = self._text_of_type(model)
         limit = self.limit
@@ -368,13 +372,13 @@ class Describer:
         def describe(instance: Any) -> Value:
             try:
                 text = show(instance, self.depth)
+                if type(text) is _Checked and len(text) <= limit:
+                    return str.__str__(text)
+                return self._safe(self._cut(text))  # as text() finishes it
             except KeyboardInterrupt:
                 raise
             except BaseException:  # the way of every value says how it failed
                 return self.text(instance)
-            if type(text) is _Checked and len(text) <= limit:
-                return str.__str__(text)
-            return self.text(instance)
 
         return describe
 
